@@ -1,0 +1,1 @@
+"""Audio input/output for Kaldi-style data directories (wav.scp, segments, formatting)."""

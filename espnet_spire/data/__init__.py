@@ -1,0 +1,1 @@
+"""Kaldi-style data directories: reading, writing and checking them."""
