@@ -1,0 +1,1 @@
+"""The demo world: a small multilingual grammar and speech synthesis for a download-free corpus."""
