@@ -11,6 +11,7 @@ Layout (prefix "demo"):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -41,9 +42,11 @@ def _speech_set(name: str, sentences: Sequence[Sentence], audio_dir: Path, rende
             k += 1
             spk = speaker_id(voice)
             uttid = f"{spk}-{name}{i:05d}" + (f"r{r}" if renderings > 1 else "")
-            path = audio_dir / name / spk / f"{uttid}.wav"
-            jobs.append(SynthJob(sent["en"], voice, rng.randint(*SPEED_RANGE),
-                                 rng.randint(*PITCH_RANGE), path))
+            job = SynthJob(sent["en"], voice, rng.randint(*SPEED_RANGE),
+                           rng.randint(*PITCH_RANGE), Path())
+            path = audio_dir / name / spk / f"{uttid}-{job.digest()}.wav"
+            job = dataclasses.replace(job, path=path)
+            jobs.append(job)
             utts[uttid] = sent
             wav_scp[uttid] = str(path)
     return utts, jobs, wav_scp

@@ -8,6 +8,7 @@ interrupted run leaves no half-written audio and a rerun only synthesises what i
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -39,6 +40,12 @@ class SynthJob:
     speed: int
     pitch: int
     path: Path
+
+    def digest(self) -> str:
+        """Short hash of what the audio depends on; part of the file name, so that a changed
+        sentence or setting never reuses a stale file from an earlier run."""
+        key = f"{self.text}\t{self.voice}\t{self.speed}\t{self.pitch}".encode("utf-8")
+        return hashlib.sha1(key).hexdigest()[:10]
 
 
 def check_tools() -> None:
