@@ -9,8 +9,8 @@ Usage: $0 [options] [JOB=A:B] <log-file> <command> [<arg> ...]
   JOB (or the name used before '=') in <log-file> and in the command is replaced by the index.
   Without JOB=A:B a single job runs and nothing is substituted.
   Each job writes stdout+stderr to its own log, framed by a header and a footer with the exit code.
-  The command runs through bash: a single argument is used verbatim ("a | b" is a pipeline);
-  with several arguments each is quoted, except bare shell operators such as '|', '>', '&&'.
+  The command runs with "bash -o pipefail -c": a single argument is used verbatim ("a | b" is
+  a pipeline); with several arguments each is quoted, except bare operators such as '|' '>' '&&'.
 Options (--name value, --name=value; '-' and '_' are interchangeable):
   --max_jobs_run N   jobs running at once (default: all)
   --gpu N            N>0: give each job N devices out of \$CUDA_VISIBLE_DEVICES (or nvidia-smi -L),
@@ -80,7 +80,7 @@ fi
 
 # Run one job: $1 = job index (empty without a range).
 run_job() {
-    local id=$1 log=${log_template} cmd=${cmd_template} devices= k rc start
+    local id=$1 log=${log_template} cmd=${cmd_template} devices='' k rc start
     if [ -n "${job_var}" ]; then
         log=${log//${job_var}/${id}}; cmd=${cmd//${job_var}/${id}}
     fi
@@ -98,7 +98,7 @@ run_job() {
     } > "${log}"
     start=${SECONDS}
     rc=0
-    bash -c "${cmd}" >> "${log}" 2>&1 < /dev/null || rc=$?
+    bash -o pipefail -c "${cmd}" >> "${log}" 2>&1 < /dev/null || rc=$?
     echo "# Ended at $(date) (elapsed $((SECONDS - start))s), exit code ${rc}" >> "${log}"
     echo "${rc}" > "${status_dir}/${id:-1}"
 }
