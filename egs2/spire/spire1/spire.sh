@@ -22,6 +22,7 @@ python=python3       # Python command (CI passes "coverage run --append").
 dumpdir=dump         # Directory for dumped audio and units.
 expdir=exp           # Directory for experiments.
 seed=0               # Global seed of data-making stages.
+dry_run=false        # Only list the stages that would run.
 
 # ---------------------------------------------------------------- data
 train_set=demo_train        # Training data dir under data/.
@@ -51,7 +52,7 @@ Stages (run with --stage N --stop_stage M, skip some with --skip_stages "N M"):
   15  upload (skipped unless --skip_upload false)
 Options:
   --stage, --stop_stage, --skip_stages, --skip_upload, --nj, --inference_nj, --ngpu,
-  --python, --dumpdir, --expdir, --seed, --train_set, --valid_set, --test_sets,
+  --python, --dumpdir, --expdir, --seed, --dry_run, --train_set, --valid_set, --test_sets,
   --local_data_opts, --src_lang, --tgt_langs
 EOF
 )
@@ -82,6 +83,10 @@ run_stage() {
         return 1
     fi
     current_stage=${n}
+    if [ "${dry_run}" = true ]; then
+        log "Stage ${n}: would run"
+        return 1
+    fi
     return 0
 }
 
