@@ -10,7 +10,6 @@ lines agree, because the separator (space, 0x20) sorts before every printable by
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from pathlib import Path
@@ -21,8 +20,6 @@ PathLike = Union[str, "os.PathLike[str]"]
 # Kaldi separates fields with ASCII blanks only; Unicode spaces (e.g. U+3000) belong to values.
 _ASCII_WS = " \t\r\n\f\v"
 _FIELD_SEP = re.compile(r"[ \t]+")
-
-logger = logging.getLogger(__name__)
 
 
 class KaldiLine(NamedTuple):
@@ -49,7 +46,7 @@ def sort_key(key: str) -> bytes:
 
 
 def has_invalid_utf8(text: str) -> bool:
-    """True when ``text`` came from bytes that are not valid UTF-8 (decoded with surrogateescape)."""
+    """True when ``text`` was decoded (with surrogateescape) from bytes that are not UTF-8."""
     return any("\udc80" <= ch <= "\udcff" for ch in text)
 
 
