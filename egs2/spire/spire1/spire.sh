@@ -32,6 +32,10 @@ local_data_opts=""          # Options passed to local/data.sh.
 src_lang=en                 # Language of the speech.
 tgt_langs="de fr es it pt nl ru zh ko"   # Translation targets (ESPnet-ST codes).
 
+# ---------------------------------------------------------------- audio
+audio_format=wav            # Format of dumped 16 kHz mono audio (wav or flac).
+max_failed_ratio=0.05       # A stage fails when more than this share of utterances is unusable.
+
 help_message=$(cat <<EOF
 Usage: $0 [options]
 Stages (run with --stage N --stop_stage M, skip some with --skip_stages "N M"):
@@ -53,7 +57,7 @@ Stages (run with --stage N --stop_stage M, skip some with --skip_stages "N M"):
 Options:
   --stage, --stop_stage, --skip_stages, --skip_upload, --nj, --inference_nj, --ngpu,
   --python, --dumpdir, --expdir, --seed, --dry_run, --train_set, --valid_set, --test_sets,
-  --local_data_opts, --src_lang, --tgt_langs
+  --local_data_opts, --src_lang, --tgt_langs, --audio_format, --max_failed_ratio
 EOF
 )
 
@@ -112,7 +116,43 @@ if run_stage 1; then
 fi
 
 # ---------------------------------------------------------------- stages 2-15
-if run_stage 2; then not_implemented 2 "audio formatting"; fi
+# split_keys SRC LOGDIR NJ: write LOGDIR/keys.{1..n}.scp (n = min(NJ, lines)); prints n.
+split_keys() {
+    local src=$1 logdir=$2 n=$3 num
+    num=$(wc -l < "${src}")
+    [ "${num}" -lt "${n}" ] && n=${num}
+    local files=()
+    for i in $(seq "${n}"); do files+=("${logdir}/keys.${i}.scp"); done
+    utils/split_scp.sh "${src}" "${files[@]}"
+    echo "${n}"
+}
+
+# ---------------------------------------------------------------- stage 2: audio formatting
+if run_stage 2; then
+    log "Stage 2: audio formatting (16 kHz mono ${audio_format}) -> ${dumpdir}/raw/<set>"
+    for dset in "${train_set}" "${valid_set}" ${test_sets}; do
+        data=data/${dset}
+        out=${dumpdir}/raw/${dset}
+        logdir=${out}/logs
+        mkdir -p "${logdir}"
+        key_src=${data}/wav.scp
+        [ -f "${data}/segments" ] && key_src=${data}/segments
+        _nj=$(split_keys "${key_src}" "${logdir}" "${nj}")
+        # Jobs finished by an earlier run (done marker) are skipped.
+        # shellcheck disable=SC2086
+        ${train_cmd} JOB=1:"${_nj}" "${logdir}/format.JOB.log" \
+            ${python} -m espnet_spire.bin.format_wav_scp \
+                --data_dir "${data}" --key_file "${logdir}/keys.JOB.scp" \
+                --out_dir "${out}" --job JOB --fs 16000 --audio_format "${audio_format}"
+        # Sorted wav.scp/utt2num_samples/failed and the data files of the survivors; fails when
+        # more than max_failed_ratio of the utterances are unusable.
+        # shellcheck disable=SC2086
+        ${python} -m espnet_spire.bin.format_wav_scp --merge --data_dir "${data}" \
+            --out_dir "${out}" --nj "${_nj}" --max_failed_ratio "${max_failed_ratio}"
+        utils/validate_data_dir.sh --python "${python}" --nj "${nj}" "${out}"
+        log "Stage 2: wrote ${out} ($(wc -l < "${out}/wav.scp") utterances, $(wc -l < "${out}/failed" 2>/dev/null || echo 0) failed)"
+    done
+fi
 if run_stage 3; then not_implemented 3 "SSL feature dump"; fi
 if run_stage 4; then not_implemented 4 "k-means learning"; fi
 if run_stage 5; then not_implemented 5 "unit labelling"; fi
