@@ -1,0 +1,72 @@
+"""Command-line options shared by the unit CLIs, so stages 3 and 5 read features identically."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+
+import numpy as np
+
+from espnet_spire.units.features import DTYPES, FEATURE_TYPES, FeatureConfig
+
+LOG_FORMAT = "%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s"
+
+
+def str2bool(value: str) -> bool:
+    """ESPnet-style booleans: ``--dedup false``."""
+    v = str(value).strip().lower()
+    if v in ("true", "yes", "1", "y", "on"):
+        return True
+    if v in ("false", "no", "0", "n", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {value!r}")
+
+
+def optional_bool(value: str):
+    """``auto`` (take the model's own setting) or a boolean."""
+    return None if str(value).lower() in ("auto", "none") else str2bool(value)
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=0, help="Random seed (sampling, k-means)")
+    parser.add_argument("--num_threads", type=int, default=1, help="torch CPU threads (0: torch default)")
+    parser.add_argument("--log_level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+
+def add_feature_args(parser: argparse.ArgumentParser) -> None:
+    """Feature-extraction flags (same names in dump_ssl_feats and label_units)."""
+    g = parser.add_argument_group("features")
+    g.add_argument("--feature_type", default="hf_ssl", choices=FEATURE_TYPES)
+    g.add_argument("--ssl_model", default=None, help="Local Hugging Face HuBERT/wav2vec2/WavLM dir (hf_ssl)")
+    g.add_argument("--layer", type=int, default=22, help="Transformer layer; output has no final LayerNorm (SPIRE: 22)")
+    g.add_argument("--dtype", default="fp32", choices=DTYPES, help="SSL model dtype (SPIRE paper: fp32)")
+    g.add_argument("--batch_size", type=int, default=4, help="Utterance pieces per forward pass")
+    g.add_argument("--chunk_seconds", type=float, default=100.0, help="Cut longer audio into pieces (0: never)")
+    g.add_argument("--normalize", type=optional_bool, default=None, help="Waveform normalisation: auto|true|false")
+    g.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+
+
+def feature_config_from_args(args: argparse.Namespace) -> FeatureConfig:
+    return FeatureConfig(
+        feature_type=args.feature_type,
+        ssl_model=args.ssl_model,
+        layer=args.layer,
+        dtype=args.dtype,
+        batch_size=args.batch_size,
+        chunk_seconds=args.chunk_seconds,
+        normalize=args.normalize,
+        device=args.device,
+    )
+
+
+def setup(args: argparse.Namespace) -> None:
+    """Logging, seeds and thread count for a CLI run."""
+    logging.basicConfig(level=args.log_level, format=LOG_FORMAT, force=True)
+    random.seed(args.seed)
+    np.random.seed(args.seed % (2**32))
+    import torch
+
+    torch.manual_seed(args.seed)
+    if args.num_threads > 0:
+        torch.set_num_threads(args.num_threads)
