@@ -36,6 +36,24 @@ tgt_langs="de fr es it pt nl ru zh ko"   # Translation targets (ESPnet-ST codes)
 audio_format=wav            # Format of dumped 16 kHz mono audio (wav or flac).
 max_failed_ratio=0.05       # A stage fails when more than this share of utterances is unusable.
 
+# ---------------------------------------------------------------- units (stages 3-5)
+feature_type=hf_ssl         # hf_ssl (a local HuBERT/wav2vec2/WavLM dir) or mfcc (no weights).
+ssl_model=""                # Local HF model dir, e.g. /models/hubert-large-ll60k.
+ssl_layer=22                # Transformer layer whose output is clustered (SPIRE: 22).
+ssl_dtype=fp32              # fp32 (SPIRE's paper setting) or bf16.
+feats_batch_size=4          # Utterances per forward pass (sorted by length, masked).
+feats_chunk_seconds=100     # Longer audio is encoded in chunks of this length.
+nclusters=5000              # K of k-means.
+kmeans_tag=""               # exp/kmeans/<tag>; default <feature_type>_k<nclusters>.
+kmeans_model=""             # Existing k-means (joblib, centers.npy or dir): skips stages 3-4.
+kmeans_portion=1.0          # Share of training utterances sampled for k-means.
+kmeans_max_frames=2000000   # Cap on frames used by k-means (memory is bounded by it).
+kmeans_batch_size=20000     # Mini-batch size of MiniBatchKMeans.
+kmeans_max_iter=20          # Passes over the sampled frames.
+kmeans_backend=sklearn      # sklearn (MiniBatchKMeans) or faiss.
+dsu_format=pua              # pua (SPIRE), extra_id or indices.
+dedup=true                  # Merge consecutive repeated units.
+
 help_message=$(cat <<EOF
 Usage: $0 [options]
 Stages (run with --stage N --stop_stage M, skip some with --skip_stages "N M"):
@@ -57,7 +75,10 @@ Stages (run with --stage N --stop_stage M, skip some with --skip_stages "N M"):
 Options:
   --stage, --stop_stage, --skip_stages, --skip_upload, --nj, --inference_nj, --ngpu,
   --python, --dumpdir, --expdir, --seed, --dry_run, --train_set, --valid_set, --test_sets,
-  --local_data_opts, --src_lang, --tgt_langs, --audio_format, --max_failed_ratio
+  --local_data_opts, --src_lang, --tgt_langs, --audio_format, --max_failed_ratio,
+  --feature_type, --ssl_model, --ssl_layer, --ssl_dtype, --feats_batch_size, --feats_chunk_seconds,
+  --nclusters, --kmeans_tag, --kmeans_model, --kmeans_portion, --kmeans_max_frames,
+  --kmeans_batch_size, --kmeans_max_iter, --kmeans_backend, --dsu_format, --dedup
 EOF
 )
 
@@ -77,16 +98,20 @@ fi
 skip_list=" ${skip_stages//,/ } "
 [ "${skip_upload}" = true ] && skip_list+="15 "
 
-# run_stage N: true when stage N is inside [stage, stop_stage] and not skipped.
+# stage_selected N: true when stage N is inside [stage, stop_stage] and not skipped (no output).
+stage_selected() {
+    [ "$1" -ge "${stage}" ] && [ "$1" -le "${stop_stage}" ] && [[ "${skip_list}" != *" $1 "* ]]
+}
+
+# run_stage N: stage_selected, with the log line of a skipped stage, and --dry_run.
 run_stage() {
     local n=$1
     [ "${n}" -ge "${stage}" ] && [ "${n}" -le "${stop_stage}" ] || return 1
-    if [[ "${skip_list}" == *" ${n} "* ]]; then
-        current_stage=${n}
+    current_stage=${n}
+    if ! stage_selected "${n}"; then
         log "Stage ${n}: skipped"
         return 1
     fi
-    current_stage=${n}
     if [ "${dry_run}" = true ]; then
         log "Stage ${n}: would run"
         return 1
@@ -153,9 +178,81 @@ if run_stage 2; then
         log "Stage 2: wrote ${out} ($(wc -l < "${out}/wav.scp") utterances, $(wc -l < "${out}/failed" 2>/dev/null || echo 0) failed)"
     done
 fi
-if run_stage 3; then not_implemented 3 "SSL feature dump"; fi
-if run_stage 4; then not_implemented 4 "k-means learning"; fi
-if run_stage 5; then not_implemented 5 "unit labelling"; fi
+# ---------------------------------------------------------------- units: shared settings
+[ -z "${kmeans_tag}" ] && kmeans_tag=${feature_type}_k${nclusters}
+km_dir=${expdir}/kmeans/${kmeans_tag}
+featdir=${expdir}/kmeans_feats/${kmeans_tag}
+feature_opts="--feature_type ${feature_type} --layer ${ssl_layer} --dtype ${ssl_dtype}"
+feature_opts+=" --batch_size ${feats_batch_size} --chunk_seconds ${feats_chunk_seconds}"
+if [ "${feature_type}" = hf_ssl ]; then
+    if [ -z "${ssl_model}" ] && [ "${dry_run}" = false ] && { stage_selected 3 || stage_selected 5; }; then
+        log "Error: --feature_type hf_ssl needs --ssl_model <local HF model dir> (or use --feature_type mfcc)"
+        exit 2
+    fi
+    feature_opts+=" --ssl_model ${ssl_model}"
+fi
+if [ "${ngpu}" -gt 0 ]; then
+    units_cmd="${cuda_cmd} --gpu 1"; units_device=cuda
+else
+    units_cmd=${train_cmd}; units_device=cpu
+fi
+
+# ---------------------------------------------------------------- stage 3: SSL feature dump
+if run_stage 3; then
+    if [ -n "${kmeans_model}" ]; then
+        log "Stage 3: skipped, --kmeans_model ${kmeans_model} is given"
+    else
+        log "Stage 3: ${feature_type} features of ${kmeans_portion} of ${train_set} (<= ${kmeans_max_frames} frames) -> ${featdir}"
+        logdir=${featdir}/logdir
+        mkdir -p "${logdir}"
+        _nj=$(split_keys "${dumpdir}/raw/${train_set}/wav.scp" "${logdir}" "${nj}")
+        # shellcheck disable=SC2086
+        ${units_cmd} JOB=1:"${_nj}" "${logdir}/dump_ssl_feats.JOB.log" \
+            ${python} -m espnet_spire.bin.dump_ssl_feats --data_dir "${dumpdir}/raw/${train_set}" \
+                --key_file "${logdir}/keys.JOB.scp" --output_dir "${featdir}/output.JOB" \
+                ${feature_opts} --device "${units_device}" --portion "${kmeans_portion}" \
+                --max_frames $(( kmeans_max_frames / _nj )) --seed "${seed}"
+        log "Stage 3: wrote ${featdir}/output.{1..${_nj}}"
+    fi
+fi
+
+# ---------------------------------------------------------------- stage 4: k-means learning
+if run_stage 4; then
+    if [ -n "${kmeans_model}" ]; then
+        log "Stage 4: skipped, using the k-means model ${kmeans_model}"
+    else
+        log "Stage 4: k-means K=${nclusters} (${kmeans_backend}) -> ${km_dir}"
+        mkdir -p "${km_dir}"
+        # shellcheck disable=SC2086
+        ${train_cmd} "${km_dir}/learn_kmeans.log" \
+            ${python} -m espnet_spire.bin.learn_kmeans --feats "${featdir}" --output_dir "${km_dir}" \
+                --n_clusters "${nclusters}" --batch_size "${kmeans_batch_size}" \
+                --max_iter "${kmeans_max_iter}" --backend "${kmeans_backend}" --seed "${seed}"
+        log "Stage 4: wrote ${km_dir}: $(ls "${km_dir}" | tr '\n' ' ')"
+    fi
+fi
+
+# ---------------------------------------------------------------- stage 5: unit labelling
+if run_stage 5; then
+    km=${kmeans_model:-${km_dir}}
+    log "Stage 5: labelling with ${km} (${dsu_format}, dedup=${dedup}) -> ${dumpdir}/units/<set>"
+    for dset in "${train_set}" "${valid_set}" ${test_sets}; do
+        out=${dumpdir}/units/${dset}
+        logdir=${out}/logdir
+        mkdir -p "${logdir}"
+        _nj=$(split_keys "${dumpdir}/raw/${dset}/wav.scp" "${logdir}" "${nj}")
+        # Jobs finished by an earlier run are skipped (done markers hold a hash of their inputs).
+        # shellcheck disable=SC2086
+        ${units_cmd} JOB=1:"${_nj}" "${logdir}/label_units.JOB.log" \
+            ${python} -m espnet_spire.bin.label_units label --data_dir "${dumpdir}/raw/${dset}" \
+                --key_file "${logdir}/keys.JOB.scp" --kmeans "${km}" \
+                --output_dir "${logdir}/output.JOB" ${feature_opts} --device "${units_device}" \
+                --dsu_format "${dsu_format}" --dedup "${dedup}"
+        ${python} -m espnet_spire.bin.label_units merge --logdir "${logdir}" --nj "${_nj}" \
+            --output_dir "${out}" --max_failed_ratio "${max_failed_ratio}"
+        log "Stage 5: wrote ${out}/units ($(wc -l < "${out}/units") utterances, $(wc -l < "${out}/failed") failed)"
+    done
+fi
 if run_stage 6; then not_implemented 6 "tokenizer and model extension"; fi
 if run_stage 7; then not_implemented 7 "CPT data"; fi
 if run_stage 8; then not_implemented 8 "CPT training"; fi
