@@ -1,0 +1,69 @@
+"""Killing a real labelling run (stage 5 through spire.sh and the local job launcher) and running
+it again finishes only the unfinished jobs and gives the same bytes as an uninterrupted run."""
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "egs2/spire/spire1"
+ENV = {"PATH": "/usr/bin:/bin", "SPIRE_ROOT": str(ROOT)}
+COMMON = ["--nj", "4", "--nclusters", "16", "--kmeans_batch_size", "2000"]
+
+
+def run(work, *args, check=True):
+    out = subprocess.run(["./run.sh", *COMMON, *args], cwd=work, env=ENV, capture_output=True,
+                         text=True)
+    if check:
+        assert out.returncode == 0, out.stderr[-3000:]
+    return out
+
+
+def units_bytes(work):
+    d = work / "dump/units/demo_train"
+    return {n: (d / n).read_bytes() for n in ("units", "utt2num_units", "failed")}
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory):
+    work = tmp_path_factory.mktemp("restart") / "spire1"
+    subprocess.run(["cp", "-r", str(RECIPE), str(work)], check=True)
+    for junk in ("data", "dump", "exp", "downloads"):
+        subprocess.run(["rm", "-rf", str(work / junk)], check=True)
+    run(work, "--stage", "1", "--stop_stage", "4", "--local_data_opts",
+        "--n_train 400 --n_dev 4 --n_test 4 --n_mt 5 --n_mono 5")
+    run(work, "--stage", "5", "--stop_stage", "5")
+    return work, units_bytes(work)
+
+
+def test_killed_stage5_resumes_to_identical_bytes(recipe):
+    work, reference = recipe
+    logdir = work / "dump/units/demo_train/logdir"
+    for attempt in range(5):
+        subprocess.run(["rm", "-rf", str(work / "dump/units")], check=True)
+        proc = subprocess.Popen(["./run.sh", *COMMON, "--stage", "5", "--stop_stage", "5"],
+                                cwd=work, env=ENV, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.time() + 120
+        while time.time() < deadline and not list(logdir.glob("output.*/done")):
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        done = sorted(p.parent.name for p in logdir.glob("output.*/done"))
+        if 0 < len(done) < 4:
+            break
+    else:
+        pytest.fail("could not interrupt stage 5 between two jobs")
+    assert not (work / "dump/units/demo_train/units").exists()
+    stamps = {j: (logdir / j / "units").stat().st_mtime_ns for j in done}
+
+    out = run(work, "--stage", "5", "--stop_stage", "5")
+    assert units_bytes(work) == reference
+    for j, stamp in stamps.items():
+        assert (logdir / j / "units").stat().st_mtime_ns == stamp, f"{j} was redone"
+    log_text = "".join((logdir / f"label_units.{j.split('.')[1]}.log").read_text() for j in done)
+    assert "skip" in log_text.lower(), log_text[-2000:]
