@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Decoding throughput: utterances per second, batched vs one by one, on a tiny random SPIRE model.
+
+Builds everything in a temporary dir (a sentencepiece model trained on a few built-in lines,
+extended with K units; a random LlamaForCausalLM), renders ASR prompts for random unit strings,
+and decodes them with :class:`espnet_spire.lm.decode.GreedyDecoder` twice: ``--batch_size`` at a
+time and one at a time. Newline stopping is off so every utterance generates ``--max_new_tokens``
+tokens and both runs do the same work. Prints both rates, their ratio, and whether the outputs
+agree. Usage::
+
+    python bench/decode_throughput.py [--utterances 64] [--batch_size 16] [--max_new_tokens 32]
+        [--hidden 64] [--layers 2] [--device auto] [--dtype float32] [--threads 1] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+LINES = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Der schnelle braune Fuchs springt über den faulen Hund.",
+    "Le renard brun rapide saute par-dessus le chien paresseux.",
+    "El rápido zorro marrón salta sobre el perro perezoso.",
+    "La volpe marrone veloce salta sopra il cane pigro.",
+    "A rápida raposa marrom pula sobre o cão preguiçoso.",
+    "De snelle bruine vos springt over de luie hond.",
+    "Быстрая коричневая лиса прыгает через ленивую собаку.",
+    "敏捷的棕色狐狸跳过了懒狗。",
+    "빠른 갈색 여우가 게으른 개를 뛰어넘는다.",
+    "Speech: English: German: Translate the following text from English to German.",
+]
+
+
+def build(tmp: str, num_units: int, hidden: int, layers: int, seed: int):
+    import sentencepiece as spm
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from espnet_spire.lm.tokenizer_extension import extend_tokenizer, padded_size
+
+    base = os.path.join(tmp, "base")
+    os.makedirs(base)
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(LINES * 20), model_writer=buf, vocab_size=400,
+                                   model_type="bpe", byte_fallback=True, hard_vocab_limit=False,
+                                   character_coverage=1.0, unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
+                                   normalization_rule_name="identity", remove_extra_whitespaces=False,
+                                   minloglevel=2, num_threads=1)
+    with open(os.path.join(base, "tokenizer.model"), "wb") as f:
+        f.write(buf.getvalue())
+    extend_tokenizer(base, os.path.join(tmp, "tok"), num_units, check=False)
+    tok = AutoTokenizer.from_pretrained(os.path.join(tmp, "tok", "instruct"))
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=padded_size(len(tok)), hidden_size=hidden, intermediate_size=2 * hidden,
+                      num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
+                      max_position_embeddings=4096, bos_token_id=1, eos_token_id=tok.eos_token_id)
+    return LlamaForCausalLM(cfg).eval(), tok
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--utterances", type=int, default=64)
+    p.add_argument("--batch_size", type=int, default=16)
+    p.add_argument("--max_new_tokens", type=int, default=32)
+    p.add_argument("--num_units", type=int, default=500)
+    p.add_argument("--min_units", type=int, default=50)
+    p.add_argument("--max_units", type=int, default=200)
+    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads on CPU (0: torch default)")
+    p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
+    args = p.parse_args(argv)
+
+    import numpy as np
+    import torch
+
+    from espnet_spire.lm.decode import DecodeConfig, GreedyDecoder, resolve_device
+    from espnet_spire.lm.prompts import asr_prompt, render_chat, user_turn
+    from espnet_spire.units.dsu_format import indices2dsus
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        model, tok = build(tmp, args.num_units, args.hidden, args.layers, args.seed)
+    device = resolve_device(args.device)
+    model = model.to(device=device, dtype=getattr(torch, args.dtype))
+    rng = np.random.default_rng(args.seed)
+    prompts = [render_chat(user_turn(asr_prompt(indices2dsus(
+        rng.integers(0, args.num_units, size=int(rng.integers(args.min_units, args.max_units + 1))).tolist()))))
+        for _ in range(args.utterances)]
+
+    def run(bs: int):
+        dec = GreedyDecoder(model, tok, DecodeConfig(batch_size=bs, max_new_tokens=args.max_new_tokens,
+                                                     stop_at_newline=False))
+        dec.generate(prompts[: min(2, len(prompts))], progress=False)  # warm-up
+        if device == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        out = dec.generate(prompts, progress=False)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return out, time.perf_counter() - t
+
+    single, t1 = run(1)
+    batched, tb = run(args.batch_size)
+    res = {
+        "device": device,
+        "dtype": args.dtype,
+        "utterances": args.utterances,
+        "max_new_tokens": args.max_new_tokens,
+        "batch_size": args.batch_size,
+        "one_by_one_utt_per_s": args.utterances / t1,
+        "batched_utt_per_s": args.utterances / tb,
+        "speedup": t1 / tb,
+        "outputs_identical": single == batched,
+        "threads": torch.get_num_threads(),
+        "model": f"llama hidden {args.hidden}, {args.layers} layers, vocab {model.config.vocab_size}",
+    }
+    print(f"device {device} ({args.dtype}), {args.utterances} utterances, {args.max_new_tokens} new tokens each")
+    print(f"one by one : {res['one_by_one_utt_per_s']:8.2f} utt/s")
+    print(f"batched {args.batch_size:<3}: {res['batched_utt_per_s']:8.2f} utt/s")
+    print(f"ratio      : {res['speedup']:8.2f}x   (outputs identical: {res['outputs_identical']})")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

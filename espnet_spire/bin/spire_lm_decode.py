@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Stage 12: greedy decoding of SPIRE tasks into ESPnet decode dirs.
+
+For each task in ``--tasks`` (``asr``, ``st_<lang>``, ``mt_<src>_<tgt>``, ``multiturn_st_<lang>``)
+writes ``<output_dir>/<task>/text`` (``uttid hyp``, sorted), ``prompts.jsonl``,
+``decode_info.json`` (and ``asr_text`` for multi-turn ST). Speech tasks read ``--units``; MT reads
+``<mt_text_dir>/text.tc.<src>`` (or ``--input`` when one task is given). ``--keys_file`` limits
+the run to some utterances (for nj splitting with run.pl; merge the per-job ``text`` files with
+``sort``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import List, Optional
+
+from espnet_spire.lm.cli_utils import parse_with_config, seed_everything, setup_logging, split_words, str2bool
+from espnet_spire.lm.decode import DecodeConfig, decode_task, load_model_and_tokenizer, parse_task
+from espnet_spire.lm.prompts import PromptStyle
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", help="YAML with option defaults (e.g. conf/decode.yaml)")
+    p.add_argument("--model_dir", required=True, help="HF causal LM dir")
+    p.add_argument("--tokenizer_dir", default=None, help="default: the model dir")
+    p.add_argument("--tasks", nargs="+", required=True, help="asr st_de mt_en_de multiturn_st_de ...")
+    p.add_argument("--units", default=None, help="units file (uttid units) for speech tasks")
+    p.add_argument("--mt_text_dir", default=None, help="dir with text.tc.<lang> files for MT tasks")
+    p.add_argument("--input", default=None, help="input file when a single task is given (overrides the above)")
+    p.add_argument("--transcripts", default=None, help="Kaldi text with first-turn transcripts for multi-turn ST")
+    p.add_argument("--output_dir", required=True, help="e.g. exp/<model>/decode_<tag>/<test_set>")
+    p.add_argument("--keys_file", default=None, help="only decode these ids (first column)")
+    p.add_argument("--batch_size", type=int, default=16)
+    p.add_argument("--max_new_tokens", type=int, default=256)
+    p.add_argument("--stop_at_newline", type=str2bool, default=True)
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    p.add_argument("--device", default="auto")
+    p.add_argument("--use_chat_template", default="auto", choices=["auto", "true", "false"])
+    p.add_argument("--prompt_style", default="head", choices=["head", "paper"])
+    p.add_argument("--backend", default="hf", choices=["hf", "vllm"], help="vllm: GPU only, imported on demand")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--log_level", default="INFO")
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = get_parser()
+    args = parse_with_config(parser, argv)
+    setup_logging(args.log_level)
+    seed_everything(args.seed)
+    tasks = [parse_task(t) for t in split_words(args.tasks)]
+    if args.input and len(tasks) != 1:
+        parser.error("--input needs exactly one task")
+    keys = None
+    if args.keys_file:
+        from espnet_spire.data.kaldi_dir import read_key_list
+
+        keys = read_key_list(args.keys_file)
+    transcripts = None
+    if args.transcripts:
+        from espnet_spire.lm.sources import read_text
+
+        transcripts = read_text(args.transcripts)
+    cfg = DecodeConfig(batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
+                       stop_at_newline=args.stop_at_newline, dtype=args.dtype, device=args.device,
+                       use_chat_template=None if args.use_chat_template == "auto" else args.use_chat_template == "true",
+                       style=PromptStyle.from_name(args.prompt_style))
+    if args.backend == "hf":
+        model, tok = load_model_and_tokenizer(args.model_dir, args.tokenizer_dir, args.dtype, args.device)
+    else:
+        from transformers import AutoTokenizer
+
+        model, tok = None, AutoTokenizer.from_pretrained(args.tokenizer_dir or args.model_dir, local_files_only=True)
+    for task in tasks:
+        if args.input:
+            inp = args.input
+        elif task.speech:
+            if not args.units:
+                parser.error(f"task {task.name} needs --units")
+            inp = args.units
+        else:
+            if not args.mt_text_dir:
+                parser.error(f"task {task.name} needs --mt_text_dir")
+            inp = os.path.join(args.mt_text_dir, f"text.tc.{task.src}")
+        decode_task(model, tok, task.name, inp, os.path.join(args.output_dir, task.name), cfg, keys,
+                    transcripts, args.backend, args.model_dir)
+    logging.info("decoded %d task(s) into %s", len(tasks), args.output_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

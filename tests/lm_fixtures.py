@@ -1,0 +1,207 @@
+"""Tiny stand-ins for TowerBase built inside the tests (nothing is downloaded).
+
+* a Llama-style sentencepiece model (BPE, byte fallback, identity normalisation, no whitespace
+  collapsing, digits split) trained on a few hundred NTREX lines in ten languages, read-only from
+  ``../shared/data/ntrex`` (falls back to a built-in text when that folder is absent);
+* a random ``LlamaForCausalLM`` (hidden 64, 2 layers, 4 heads, 2 KV heads) sized to it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Dict, List, Optional
+
+NTREX_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "ntrex")
+NTREX_FILES: Dict[str, str] = {
+    "en": "eng", "de": "deu", "fr": "fra", "es": "spa", "it": "ita",
+    "pt": "por", "nl": "nld", "ru": "rus", "zh": "zho-CN", "ko": "kor",
+}
+
+
+def limit_threads() -> None:
+    """One intra-op thread unless OMP_NUM_THREADS says otherwise.
+
+    Tiny models on a shared 2-core machine run ~50x slower with 2 contending torch threads (each
+    small matmul waits for the other core); recipes get the same from path.sh (OMP_NUM_THREADS=1).
+    """
+    if "OMP_NUM_THREADS" not in os.environ:
+        import torch
+
+        torch.set_num_threads(1)
+
+
+limit_threads()
+
+_FALLBACK = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Der schnelle braune Fuchs springt über den faulen Hund.",
+    "Le renard brun rapide saute par-dessus le chien paresseux.",
+    "El rápido zorro marrón salta sobre el perro perezoso.",
+    "La volpe marrone veloce salta sopra il cane pigro.",
+    "A rápida raposa marrom pula sobre o cão preguiçoso.",
+    "De snelle bruine vos springt over de luie hond.",
+    "Быстрая коричневая лиса прыгает через ленивую собаку.",
+    "敏捷的棕色狐狸跳过了懒狗。",
+    "빠른 갈색 여우가 게으른 개를 뛰어넘는다.",
+]
+
+
+def ntrex_lines(lang: str, n: int = 30, start: int = 0) -> List[str]:
+    """First ``n`` NTREX lines of ``lang`` (two-letter code), stripped; fallback text offline."""
+    path = os.path.join(NTREX_DIR, f"newstest2019.{NTREX_FILES[lang]}.txt")
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
+            lines = [ln.strip() for ln in f.read().splitlines() if ln.strip()]
+        return lines[start:start + n]
+    idx = list(NTREX_FILES).index(lang)
+    return [_FALLBACK[idx]] * n
+
+
+def training_lines(per_lang: int = 40) -> List[str]:
+    """A few hundred lines in the ten SPIRE languages plus some prompt words."""
+    lines: List[str] = []
+    for lang in NTREX_FILES:
+        lines += ntrex_lines(lang, per_lang)
+    lines += ["Speech: English: German: French: Translate the following text from English to German."] * 5
+    lines += [f"user assistant hello world {i}" for i in range(20)]
+    return lines
+
+
+def train_spm(out_dir: str, vocab_size: int = 1000, per_lang: int = 40) -> str:
+    """Train a Llama-like sentencepiece model into ``out_dir/tokenizer.model``; returns its path."""
+    import sentencepiece as spm
+
+    os.makedirs(out_dir, exist_ok=True)
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(training_lines(per_lang)),
+        model_writer=buf,
+        vocab_size=vocab_size,
+        model_type="bpe",
+        byte_fallback=True,
+        hard_vocab_limit=False,
+        character_coverage=0.98,
+        split_digits=True,
+        unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
+        normalization_rule_name="identity",
+        add_dummy_prefix=True,
+        remove_extra_whitespaces=False,
+        allow_whitespace_only_pieces=True,
+        minloglevel=2,
+        num_threads=1,
+    )
+    path = os.path.join(out_dir, "tokenizer.model")
+    with open(path, "wb") as f:
+        f.write(buf.getvalue())
+    return path
+
+
+def pad_spm_to(src: str, dst_dir: str, size: int = 32000) -> str:
+    """Copy of an spm model padded with dummy NORMAL pieces to ``size`` pieces (Llama-2 count)."""
+    from sentencepiece import sentencepiece_model_pb2 as pb
+
+    proto = pb.ModelProto()
+    with open(src, "rb") as f:
+        proto.ParseFromString(f.read())
+    score = proto.pieces[-1].score
+    n = 0
+    while len(proto.pieces) < size:
+        p = proto.pieces.add()
+        p.piece = f"\u2603dummy{n}"
+        p.type = pb.ModelProto.SentencePiece.NORMAL
+        score -= 1
+        p.score = score
+        n += 1
+    os.makedirs(dst_dir, exist_ok=True)
+    path = os.path.join(dst_dir, "tokenizer.model")
+    with open(path, "wb") as f:
+        f.write(proto.SerializeToString())
+    return path
+
+
+def tiny_llama(vocab_size: int, seed: int = 0, tie: bool = False, max_positions: int = 2048):
+    """Random LlamaForCausalLM: hidden 64, 2 layers, 4 heads, 2 KV heads."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=max_positions,
+        tie_word_embeddings=tie,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=None,
+    )
+    model = LlamaForCausalLM(cfg)
+    model.eval()
+    return model
+
+
+def make_base_dir(out_dir: str, vocab_size: int = 1000, with_model: bool = True, tie: bool = False,
+                  seed: int = 0) -> str:
+    """A TowerBase stand-in: ``tokenizer.model`` (+ a tiny model saved with save_pretrained)."""
+    path = train_spm(out_dir, vocab_size)
+    if with_model:
+        import sentencepiece as spm
+
+        n = spm.SentencePieceProcessor(model_file=path).get_piece_size()
+        tiny_llama(n, seed=seed, tie=tie).save_pretrained(out_dir)
+    return out_dir
+
+
+def build_tokenizers(root: str, num_units: int = 50, vocab_size: int = 1000) -> Dict[str, str]:
+    """Base spm dir + stage-6a output under ``root``; returns the paths."""
+    from espnet_spire.lm.tokenizer_extension import extend_tokenizer
+
+    base = os.path.join(root, "base_model")
+    train_spm(base, vocab_size)
+    out = os.path.join(root, "tokenizer")
+    extend_tokenizer(base, out, num_units)
+    return {"base": base, "tokenizer": out, "tok_base": os.path.join(out, "base"),
+            "tok_instruct": os.path.join(out, "instruct")}
+
+
+def save_tiny_model(out_dir: str, tokenizer_dir: str, seed: int = 0, tie: bool = False) -> str:
+    """A random tiny model with rows = len(tokenizer) padded to 64, saved with the tokenizer."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
+    rows = -(-len(tok) // 64) * 64
+    model = tiny_llama(rows, seed=seed, tie=tie)
+    model.config.eos_token_id = tok.eos_token_id
+    model.generation_config.eos_token_id = tok.eos_token_id
+    model.save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
+    info = os.path.join(tokenizer_dir, "spire_tokenizer.json")
+    if os.path.isfile(info):
+        with open(info, "rb") as f, open(os.path.join(out_dir, "spire_tokenizer.json"), "wb") as g:
+            g.write(f.read())
+    return out_dir
+
+
+def random_units(rng, n: int, num_units: int) -> str:
+    """A PUA unit string of length ``n`` (no dedup needed for tokenizer tests)."""
+    return "".join(chr(0xF0000 + int(i)) for i in rng.integers(0, num_units, size=n))
+
+
+def ids_of(tokenizer, text: str) -> List[int]:
+    """HF ids without BOS."""
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def first_existing(paths: List[str]) -> Optional[str]:
+    """First path that exists (helper for optional real-checkpoint checks)."""
+    for p in paths:
+        if p and os.path.exists(p):
+            return p
+    return None
+
+
+__all__ = [name for name in dir() if not name.startswith("_") and name not in ("io", "os")]
