@@ -1,0 +1,1 @@
+"""Pseudo-labelled data: machine-translated ASR transcripts filtered by CometKiwi (stage 9)."""
