@@ -111,3 +111,20 @@ def test_cpt_formats_table_10():
     assert P.cpt_asr_text(D, "hi", fmt) == "Speech: \U000f0000\U000f0011\nEnglish: hi"
     assert P.cpt_mt_text("a", "b", "de", "en", fmt) == "German: a\nEnglish: b"
     assert fmt.to_dict() == {"speech_prefix": "Speech:", "unit_sep": " ", "field_sep": "\n", "answer_sep": " "}
+
+
+def test_cpt_prompts_for_base_models_stop_where_the_answer_starts():
+    from espnet_spire.lm.decode import Task, build_messages
+    from espnet_spire.lm.prompts import CptFormat, PromptStyle, cpt_asr_text, cpt_mt_text, cpt_prompt
+
+    d = "\U000f0000\U000f0011"
+    assert cpt_prompt(d, "en", "en", speech=True) == "Speech:\U000f0000\U000f0011 English:"
+    assert cpt_prompt("Hello world.", "en", "de", speech=False) == "English: Hello world. German:"
+    # the training strings are the prompt plus " {answer}"
+    assert cpt_asr_text(d, "hi") == cpt_prompt(d, "en", "en", True) + " hi"
+    assert cpt_mt_text("a", "b", "en", "de") == cpt_prompt("a", "en", "de", False) + " b"
+    style = PromptStyle.from_name("cpt")
+    assert build_messages(Task("st", "en", "de"), d, style)[0]["content"] == "Speech:" + d + " German:"
+    with pytest.raises(ValueError):
+        build_messages(Task("multiturn_st", "en", "de"), d, style, "hi")
+    assert CptFormat().field_sep == " "

@@ -40,7 +40,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     p.add_argument("--device", default="auto")
     p.add_argument("--use_chat_template", default="auto", choices=["auto", "true", "false"])
-    p.add_argument("--prompt_style", default="head", choices=["head", "paper"])
+    p.add_argument("--prompt_style", default="head", choices=["head", "paper", "cpt"],
+                   help="cpt: base models, prompted in their CPT format (Table 10)")
     p.add_argument("--backend", default="hf", choices=["hf", "vllm"], help="vllm: GPU only, imported on demand")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log_level", default="INFO")

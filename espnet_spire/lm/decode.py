@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet_spire.lm.languages import lang_name, normalize_code
-from espnet_spire.lm.prompts import PromptStyle, asr_prompt, mt_prompt, multiturn_st_messages, st_prompt, user_turn
+from espnet_spire.lm.prompts import (PromptStyle, asr_prompt, cpt_prompt, mt_prompt,
+                                     multiturn_st_messages, st_prompt, user_turn)
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,10 @@ def parse_task(name: str) -> Task:
 
 def build_messages(task: Task, source: str, style: PromptStyle, transcript: Optional[str] = None) -> List[Dict[str, str]]:
     """The chat messages of one decoding input (``source`` = PUA units or MT source text)."""
+    if style.cpt:
+        if task.kind == "multiturn_st":
+            raise ValueError("multi-turn ST needs an instruct model; the cpt prompt style has no turns")
+        return user_turn(cpt_prompt(source, task.src, task.tgt, task.speech))
     if task.kind == "asr":
         return user_turn(asr_prompt(source, style))
     if task.kind == "st":

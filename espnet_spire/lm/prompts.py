@@ -55,6 +55,7 @@ class PromptStyle:
 
     newline: str = "\n"  # between the units and the language tag: "\n" (HEAD) or "\n " (paper era)
     speech_prefix: str = "Speech: "
+    cpt: bool = False  # base (non-instruct) models: prompt in the CPT format they were trained on
 
     @classmethod
     def paper_era(cls) -> "PromptStyle":
@@ -68,7 +69,9 @@ class PromptStyle:
             return cls()
         if name == "paper":
             return cls.paper_era()
-        raise ValueError(f"unknown prompt style {name!r}; choose 'head' or 'paper'")
+        if name == "cpt":  # base models: the CPT format (Table 10) up to the answer
+            return cls(cpt=True)
+        raise ValueError(f"unknown prompt style {name!r}; choose 'head', 'paper' or 'cpt'")
 
 
 def _clean(value: str, what: str) -> str:
@@ -190,6 +193,17 @@ def cpt_asr_text(dsus: str, transcript: str, fmt: CptFormat = CptFormat()) -> st
     d = _clean(dsus, "units")
     t = _clean(transcript, "transcript")
     return f"{fmt.speech_prefix}{fmt.unit_sep}{d}{fmt.field_sep}English:{fmt.answer_sep}{t}"
+
+
+def cpt_prompt(source: str, src_lang: str, tgt_lang: str, speech: bool,
+               fmt: CptFormat = CptFormat()) -> str:
+    """The CPT format up to the answer (``Speech:<units> English:``, ``English: {src} German:``),
+    so that a base model that only saw CPT data is prompted the way it was trained."""
+    if speech:
+        d = _clean(source, "units")
+        return f"{fmt.speech_prefix}{fmt.unit_sep}{d}{fmt.field_sep}{lang_name(tgt_lang)}:"
+    s = _clean(source, "MT source")
+    return f"{lang_name(src_lang)}:{fmt.answer_sep}{s}{fmt.field_sep}{lang_name(tgt_lang)}:"
 
 
 def cpt_mt_text(source: str, translation: str, src_lang: str, tgt_lang: str, fmt: CptFormat = CptFormat()) -> str:
