@@ -55,6 +55,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--use_chat_template", type=_auto_bool, default=None,
                    help="auto (when the tokenizer has one), true or false")
+    p.add_argument("--prompt_style", default="head", choices=("head", "paper", "cpt"),
+                   help="cpt: a base (non-instruct) translator prompted in its CPT format")
     p.add_argument("--overwrite", type=str2bool, default=False,
                    help="re-translate and re-score even when cached outputs match")
     add_comet_args(p)
@@ -74,7 +76,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         n_direct=args.n_direct, n_multiturn=args.n_multiturn, seed=args.seed, max_utts=args.max_utts,
         translator_model=args.translator_model, translator_tokenizer=args.translator_tokenizer,
         batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, dtype=args.dtype,
-        device=args.device, use_chat_template=args.use_chat_template, comet_python=args.comet_python,
+        device=args.device, use_chat_template=args.use_chat_template,
+        prompt_style=args.prompt_style, comet_python=args.comet_python,
         qe_batch_size=args.comet_batch_size, qe_gpus=args.comet_gpus, qe_precision=args.comet_precision,
         overwrite=args.overwrite,
     )

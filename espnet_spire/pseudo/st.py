@@ -64,6 +64,7 @@ class PseudoSTConfig:
     dtype: str = "float32"
     device: str = "auto"
     use_chat_template: Optional[bool] = None
+    prompt_style: str = "head"  # "cpt" for a base model prompted in its CPT format
     comet_python: Optional[str] = None
     qe_batch_size: int = 16
     qe_gpus: int = 0
@@ -119,12 +120,14 @@ def sample_sources(ids: Sequence[str], max_utts: Optional[int], seed: int) -> Li
 
 
 def build_prompts(tokenizer, sources: Sequence[str], src_lang: str, tgt_lang: str,
-                  use_chat_template: Optional[bool]) -> List[str]:
-    """Rendered MT prompts (chat template when the tokenizer has one, unless told otherwise)."""
-    from espnet_spire.lm.decode import render_prompt
-    from espnet_spire.lm.prompts import mt_prompt, user_turn
+                  use_chat_template: Optional[bool], prompt_style: str = "head") -> List[str]:
+    """Rendered MT prompts, built as stage 12 builds them (chat template when the tokenizer has
+    one, unless told otherwise; ``cpt`` style for base models)."""
+    from espnet_spire.lm.decode import Task, build_messages, render_prompt
+    from espnet_spire.lm.prompts import PromptStyle
 
-    return [render_prompt(tokenizer, user_turn(mt_prompt(s, src_lang, tgt_lang)), use_chat_template) for s in sources]
+    task, style = Task("mt", src_lang, tgt_lang), PromptStyle.from_name(prompt_style)
+    return [render_prompt(tokenizer, build_messages(task, s, style), use_chat_template) for s in sources]
 
 
 def translate(model, tokenizer, sources: Sequence[str], src_lang: str, tgt_lang: str,
@@ -132,7 +135,8 @@ def translate(model, tokenizer, sources: Sequence[str], src_lang: str, tgt_lang:
     """(translations, prompts): greedy, batched, cut at the first newline, stripped."""
     from espnet_spire.lm.decode import DecodeConfig, GreedyDecoder
 
-    prompts = build_prompts(tokenizer, sources, src_lang, tgt_lang, cfg.use_chat_template)
+    prompts = build_prompts(tokenizer, sources, src_lang, tgt_lang, cfg.use_chat_template,
+                            cfg.prompt_style)
     dec = GreedyDecoder(model, tokenizer, DecodeConfig(batch_size=cfg.batch_size,
                                                        max_new_tokens=cfg.max_new_tokens,
                                                        stop_at_newline=True))
@@ -159,6 +163,7 @@ def _translator_signature(cfg: PseudoSTConfig) -> Dict:
         "translator_tokenizer": os.path.abspath(cfg.translator_tokenizer or cfg.translator_model),
         "max_new_tokens": cfg.max_new_tokens,
         "use_chat_template": cfg.use_chat_template,
+        "prompt_style": cfg.prompt_style,
         "dtype": cfg.dtype,
     }
 
