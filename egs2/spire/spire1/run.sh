@@ -1,18 +1,8 @@
 #!/usr/bin/env bash
-# SPIRE recipe, demo scale by default. Full scale: see README.md ("Full scale").
+# SPIRE recipe. Demo scale by default (conf/demo.conf): ./run.sh
+#   smoke test of all stages (CI):        ./run.sh --config conf/smoke.conf
+#   the paper's ablations at toy scale:   ./run.sh --variants "spirebase spirefull towerfull noblocks nopseudo"
+#   full scale: see README.md ("Full scale") and conf/full.conf.
 set -euo pipefail
 
-train_set=demo_train
-valid_set=demo_dev
-test_sets="demo_test"
-feature_type=mfcc    # demo: MFCC units (no SSL weights needed); full scale: hf_ssl + ssl_model
-nclusters=200
-
-./spire.sh \
-    --train_set "${train_set}" \
-    --valid_set "${valid_set}" \
-    --test_sets "${test_sets}" \
-    --feature_type "${feature_type}" \
-    --nclusters "${nclusters}" \
-    --kmeans_batch_size 10000 \
-    "$@"
+./spire.sh --config conf/demo.conf "$@"

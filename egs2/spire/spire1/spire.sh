@@ -54,6 +54,53 @@ kmeans_backend=sklearn      # sklearn (MiniBatchKMeans) or faiss.
 dsu_format=pua              # pua (SPIRE), extra_id or indices.
 dedup=true                  # Merge consecutive repeated units.
 
+# ---------------------------------------------------------------- LLM (stages 6-14)
+base_model=""               # Local HF dir of the base LLM (TowerBase-7B). "toy": the demo's
+                            # stand-in, built and trained on the demo text by stage 6.
+toy_base_config=conf/toy_base.yaml            # toy base: tokenizer size and Llama shape
+toy_base_train_config=conf/train_toy_base.yaml # toy base: text-only pre-training
+init_strategy=mean          # New embedding rows: mean (SPIRE: N(mean, 1e-5 cov)), hf_default, normal.
+lm_seed=42                  # Seed of the embedding init (SPIRE: 42).
+mt_train_set=""             # data/<set> with aligned text.tc.<lang>: MT text for CPT and IT.
+mono_set=""                 # data/<set> with text.tc.<lang>: monolingual text for CPT.
+cpt_ratio=5:1               # Speech:text token ratio of the CPT mixture (SPIRE: 5B:1B).
+cpt_max_len=4096            # Packed CPT sequence length.
+cpt_config=conf/train_cpt_spire.yaml  # CPT training config (SpireBase).
+cpt_args=""                 # Extra options of the CPT training.
+it_config=conf/train_it_spire.yaml    # IT training config.
+it_args=""                  # Extra options of the IT training.
+it_max_len=4096             # Longest IT conversation (longer ones are skipped and listed).
+variants="spirefull"        # Models to train and score: spirebase (CPT only) and IT mixtures of
+                            # conf/it_mixtures/: spirefull towerfull noblocks nopseudo.
+towerblocks=""              # TowerBlocks-style jsonl for the IT text data (optional).
+prompt_style=head           # IT/decoding prompts: head ("\nEnglish:") or paper ("\n English:").
+decode_tasks=""             # Default: asr, st_<l> and mt_en_<l>, mt_<l>_en for every tgt_lang.
+decode_tag=greedy           # exp/<model>/decode_<tag>/<test_set>/<task>/.
+decode_batch_size=16
+decode_dtype=float32        # float32 or bfloat16.
+decode_base=true            # Also decode the base LLM (MT, CPT-format prompts) for RESULTS.md.
+
+# ---------------------------------------------------------------- pseudo-labelled ST (stage 9)
+pseudo_st_translator=""      # Local causal LM dir translating the transcripts (SPIRE: TowerInstruct-13B);
+                             # "base": the base LLM, prompted in its CPT format.
+pseudo_st_qe_model=""        # Local CometKiwi dir (Unbabel/wmt22-cometkiwi-da); needed unless the filter is off.
+pseudo_st_qe_filter=true     # false: keep every translation unfiltered (the report says so).
+pseudo_st_threshold=0.85     # Keep pairs with CometKiwi >= this (SPIRE: 0.85).
+pseudo_st_n_direct=60000     # Pairs per language for direct-ST prompts.
+pseudo_st_n_multiturn=60000  # Other pairs per language for multi-turn ST prompts.
+pseudo_st_max_utts=0         # Translate a random subset of this many transcripts (0: all).
+pseudo_st_args=""            # Extra options of espnet_spire.bin.make_pseudo_st.
+
+# ---------------------------------------------------------------- scoring (stage 13)
+score_normalizer=whisper     # WER/CER normaliser of hyps and refs: whisper (SPIRE), basic or none.
+spbleu=true                  # spBLEU (flores200 tokenizer); false skips it explicitly.
+flores200_spm=""             # flores200 SPM model (default: $SACREBLEU/models/flores200sacrebleuspm).
+comet_model=""               # Local Unbabel/wmt22-comet-da dir (empty: no COMET).
+cometkiwi_model=""           # Local Unbabel/wmt22-cometkiwi-da dir for QE of the outputs (empty: none).
+score_args=""                # Extra options of espnet_spire.bin.score_decode_dir.
+external_systems=""          # "NAME=DIR ...": other systems' outputs, DIR/<test_set>/<task>/hyp.txt.
+hf_repo=""                   # Stage 15: Hugging Face repo to upload the export to (<user>/<name>).
+
 help_message=$(cat <<EOF
 Usage: $0 [options]
 Stages (run with --stage N --stop_stage M, skip some with --skip_stages "N M"):
@@ -78,7 +125,14 @@ Options:
   --local_data_opts, --src_lang, --tgt_langs, --audio_format, --max_failed_ratio,
   --feature_type, --ssl_model, --ssl_layer, --ssl_dtype, --feats_batch_size, --feats_chunk_seconds,
   --nclusters, --kmeans_tag, --kmeans_model, --kmeans_portion, --kmeans_max_frames,
-  --kmeans_batch_size, --kmeans_max_iter, --kmeans_backend, --dsu_format, --dedup
+  --kmeans_batch_size, --kmeans_max_iter, --kmeans_backend, --dsu_format, --dedup,
+  --base_model, --toy_base_config, --toy_base_train_config, --init_strategy, --lm_seed,
+  --mt_train_set, --mono_set, --cpt_ratio, --cpt_max_len, --cpt_config, --cpt_args, --it_config,
+  --it_args, --it_max_len, --variants, --towerblocks, --prompt_style, --decode_tasks, --decode_tag,
+  --decode_batch_size, --decode_dtype, --decode_base, --pseudo_st_translator, --pseudo_st_qe_model,
+  --pseudo_st_qe_filter, --pseudo_st_threshold, --pseudo_st_n_direct, --pseudo_st_n_multiturn,
+  --pseudo_st_max_utts, --pseudo_st_args, --score_normalizer, --spbleu, --flores200_spm,
+  --comet_model, --cometkiwi_model, --score_args, --external_systems, --hf_repo
 EOF
 )
 
@@ -117,13 +171,6 @@ run_stage() {
         return 1
     fi
     return 0
-}
-
-# not_implemented N WHAT: a stage that a later issue delivers must fail loudly, never pretend.
-not_implemented() {
-    log "Error: stage $1 ($2) is not implemented yet in this version of espnet_spire."
-    log "Run up to stage $(( $1 - 1 )) with --stop_stage $(( $1 - 1 )), or skip it with --skip_stages $1."
-    exit 3
 }
 
 mkdir -p "${expdir}"
@@ -253,16 +300,297 @@ if run_stage 5; then
         log "Stage 5: wrote ${out}/units ($(wc -l < "${out}/units") utterances, $(wc -l < "${out}/failed") failed)"
     done
 fi
-if run_stage 6; then not_implemented 6 "tokenizer and model extension"; fi
-if run_stage 7; then not_implemented 7 "CPT data"; fi
-if run_stage 8; then not_implemented 8 "CPT training"; fi
-if run_stage 9; then not_implemented 9 "pseudo-labelled ST"; fi
-if run_stage 10; then not_implemented 10 "IT data"; fi
-if run_stage 11; then not_implemented 11 "IT training"; fi
-if run_stage 12; then not_implemented 12 "decoding"; fi
-if run_stage 13; then not_implemented 13 "scoring"; fi
-if run_stage 14; then not_implemented 14 "export and pack"; fi
-if run_stage 15; then not_implemented 15 "upload"; fi
+# ---------------------------------------------------------------- LLM: shared settings
+tok_dir=${expdir}/tokenizer          # base/ and instruct/ tokenizers with the unit tokens
+lm_init=${expdir}/lm_init            # the base LLM with extended embeddings
+toy_dir=${expdir}/toy_base
+if [ "${base_model}" = toy ]; then
+    base_dir=${toy_dir}/hf_model
+else
+    base_dir=${base_model}
+fi
+[ -z "${decode_tasks}" ] && decode_tasks="asr $(for l in ${tgt_langs}; do echo -n "st_${l} mt_${src_lang}_${l} mt_${l}_${src_lang} "; done)"
+if [ "${ngpu}" -gt 0 ]; then lm_cmd="${cuda_cmd} --gpu ${ngpu}"; else lm_cmd=${train_cmd}; fi
+
+# lm_data_args DIR: ESPnet data options for the token files of DIR/{train,valid}.
+lm_data_args() {
+    local mode name
+    for mode in train valid; do
+        for name in input_ids loss_mask; do
+            echo -n " --${mode}_data_path_and_name_and_type $1/${mode}/${name},${name},spire_text_int"
+        done
+    done
+}
+
+# train_lm EXP INIT_DIR DATA_DIR CONFIG [EXTRA...]: ESPnet training of the LLM (resumes from
+# EXP/checkpoint.pth when present); writes EXP/hf_model for the next stage.
+train_lm() {
+    local exp=$1 init=$2 data=$3 config=$4
+    shift 4
+    mkdir -p "${exp}"
+    log "training ${exp} from ${init} on ${data} (${config}); log: ${exp}/train.log"
+    # shellcheck disable=SC2046,SC2086
+    ${lm_cmd} "${exp}/train.log" \
+        ${python} -m espnet_spire.bin.spire_lm_train --config "${config}" --model_dir "${init}" \
+            --output_dir "${exp}" --ngpu "${ngpu}" --seed "${seed}" --resume true \
+            $(lm_data_args "${data}") "$@"
+    [ -f "${exp}/hf_model/config.json" ] || {
+        log "Error: ${exp}/hf_model was not written (see ${exp}/train.log)"; exit 1; }
+}
+
+# mono_args SET: --mono options for every text.tc.<lang> of data/SET (none when SET is empty).
+mono_args() {
+    local f
+    [ -z "$1" ] && return 0
+    for f in data/"$1"/text.tc.*; do echo -n " --mono ${f}"; done
+}
+
+# ---------------------------------------------------------------- stage 6: tokenizer + model extension
+if run_stage 6; then
+    if [ -z "${base_model}" ]; then
+        log "Error: stage 6 needs --base_model <local HF dir of the base LLM> (or 'toy' for the demo)"
+        exit 2
+    fi
+    if [ "${base_model}" = toy ] && [ ! -f "${toy_dir}/hf_model/config.json" ]; then
+        log "Stage 6: building the demo's base LLM (stand-in for TowerBase) -> ${toy_dir}"
+        # shellcheck disable=SC2086
+        ${python} -m espnet_spire.bin.make_toy_base --config "${toy_base_config}" \
+            --text data/"${mt_train_set}"/text.tc.* $(mono_args "${mono_set}" | sed 's/--mono //g') \
+            --output_dir "${toy_dir}/init" --seed "${seed}"
+        for part in train valid; do
+            if [ "${part}" = train ]; then _mt=${mt_train_set}; _mono=$(mono_args "${mono_set}"); else _mt=${valid_set}; _mono=""; fi
+            # shellcheck disable=SC2086
+            ${python} -m espnet_spire.bin.make_cpt_data --tokenizer_dir "${toy_dir}/init" \
+                --output_dir "${dumpdir}/lm/toy_base/${part}" --mt_dir "data/${_mt}" \
+                --mt_langs ${tgt_langs} --src_lang "${src_lang}" ${_mono} --speech_text_ratio none \
+                --max_len "${cpt_max_len}" --seed "${seed}"
+        done
+        train_lm "${toy_dir}" "${toy_dir}/init" "${dumpdir}/lm/toy_base" "${toy_base_train_config}"
+    fi
+    log "Stage 6: extending the tokenizer of ${base_dir} with ${nclusters} units -> ${tok_dir}"
+    ${python} -m espnet_spire.bin.extend_tokenizer --base_dir "${base_dir}" \
+        --output_dir "${tok_dir}" --num_units "${nclusters}"
+    log "Stage 6: extending the embeddings (${init_strategy}, seed ${lm_seed}) -> ${lm_init}"
+    ${python} -m espnet_spire.bin.extend_model --model_dir "${base_dir}" \
+        --tokenizer_dir "${tok_dir}/base" --output_dir "${lm_init}" \
+        --init_strategy "${init_strategy}" --seed "${lm_seed}"
+fi
+
+# ---------------------------------------------------------------- stage 7: CPT data
+if run_stage 7; then
+    log "Stage 7: CPT data (speech:text ${cpt_ratio}, max_len ${cpt_max_len}) -> ${dumpdir}/lm/cpt"
+    _mt_args=""
+    [ -n "${mt_train_set}" ] && _mt_args="--mt_dir data/${mt_train_set} --mt_langs ${tgt_langs}"
+    # shellcheck disable=SC2046,SC2086
+    ${python} -m espnet_spire.bin.make_cpt_data --tokenizer_dir "${tok_dir}/base" \
+        --output_dir "${dumpdir}/lm/cpt/train" \
+        --asr_units "${dumpdir}/units/${train_set}/units" --asr_text "data/${train_set}/text" \
+        ${_mt_args} --src_lang "${src_lang}" $(mono_args "${mono_set}") \
+        --speech_text_ratio "${cpt_ratio}" --max_len "${cpt_max_len}" --seed "${seed}"
+    # shellcheck disable=SC2086
+    ${python} -m espnet_spire.bin.make_cpt_data --tokenizer_dir "${tok_dir}/base" \
+        --output_dir "${dumpdir}/lm/cpt/valid" \
+        --asr_units "${dumpdir}/units/${valid_set}/units" --asr_text "data/${valid_set}/text" \
+        --mt_dir "data/${valid_set}" --mt_langs ${tgt_langs} --src_lang "${src_lang}" \
+        --speech_text_ratio none --max_len "${cpt_max_len}" --seed "${seed}"
+    log "Stage 7: wrote ${dumpdir}/lm/cpt/{train,valid}: $(cat "${dumpdir}/lm/cpt/train/stats.json" | tr -d '\n' | cut -c1-300)"
+fi
+
+# ---------------------------------------------------------------- stage 8: CPT training
+if run_stage 8; then
+    log "Stage 8: CPT (SpireBase) -> ${expdir}/spirebase"
+    # shellcheck disable=SC2086
+    train_lm "${expdir}/spirebase" "${lm_init}" "${dumpdir}/lm/cpt" "${cpt_config}" ${cpt_args}
+fi
+
+# ---------------------------------------------------------------- stage 9: pseudo-labelled ST
+pseudo_dir=${dumpdir}/pseudo_st/${train_set}
+if run_stage 9; then
+    log "Stage 9: pseudo-labelled ST: data/${train_set}/text -> ${tgt_langs} -> ${pseudo_dir}"
+    if [ -z "${pseudo_st_translator}" ]; then
+        log "Error: stage 9 needs --pseudo_st_translator <local causal LM dir> or 'base' (or --skip_stages 9)"
+        exit 2
+    fi
+    _translator=${pseudo_st_translator}
+    _opts="--qe_filter ${pseudo_st_qe_filter} --threshold ${pseudo_st_threshold}"
+    if [ "${_translator}" = base ]; then
+        _translator=${base_dir}
+        _opts+=" --prompt_style cpt"
+    fi
+    [ -n "${pseudo_st_qe_model}" ] && _opts+=" --qe_model ${pseudo_st_qe_model}"
+    [ "${pseudo_st_max_utts}" -gt 0 ] && _opts+=" --max_utts ${pseudo_st_max_utts}"
+    if [ "${ngpu}" -gt 0 ]; then _opts+=" --device cuda --comet_gpus 1"; else _opts+=" --device cpu"; fi
+    mkdir -p "${pseudo_dir}"
+    # Translations and CometKiwi scores are cached in ${pseudo_dir}: a rerun only redoes what changed.
+    # shellcheck disable=SC2086
+    ${lm_cmd} "${pseudo_dir}/make_pseudo_st.log" \
+        ${python} -m espnet_spire.bin.make_pseudo_st --text "data/${train_set}/text" --out_dir "${pseudo_dir}" \
+            --translator_model "${_translator}" --src_lang "${src_lang}" --tgt_langs "${tgt_langs}" \
+            --n_direct "${pseudo_st_n_direct}" --n_multiturn "${pseudo_st_n_multiturn}" --seed "${seed}" \
+            ${_opts} ${pseudo_st_args}
+    log "Stage 9: wrote ${pseudo_dir}/{direct,multiturn}/text.tc.<lang>; report: ${pseudo_dir}/report.md"
+fi
+
+# ---------------------------------------------------------------- stage 10: IT data
+it_variants=$(for v in ${variants}; do [ "${v}" = spirebase ] || echo -n "${v} "; done)
+if run_stage 10; then
+    for v in ${it_variants}; do
+        log "Stage 10: IT data of ${v} (conf/it_mixtures/${v}.yaml) -> ${dumpdir}/lm/it/${v}"
+        for part in train valid; do
+            # Validation: the dev set's gold ST and MT; pseudo labels exist for training only.
+            if [ "${part}" = train ]; then
+                _set=${train_set}; _mt=${mt_train_set}; _pseudo=${pseudo_dir}
+            else
+                _set=${valid_set}; _mt=${valid_set}; _pseudo=""
+            fi
+            # shellcheck disable=SC2086
+            ${python} -m espnet_spire.bin.make_it_data --tokenizer_dir "${tok_dir}/instruct" \
+                --mixture "conf/it_mixtures/${v}.yaml" --output_dir "${dumpdir}/lm/it/${v}/${part}" \
+                --var dumpdir="${dumpdir}" --var train_set="${_set}" --var mt_train_set="${_mt}" \
+                --var towerblocks="${towerblocks}" --pseudo_dir "${_pseudo}" \
+                --max_len "${it_max_len}" --prompt_style "${prompt_style}" --seed "${seed}"
+        done
+    done
+fi
+
+# ---------------------------------------------------------------- stage 11: IT training
+if run_stage 11; then
+    for v in ${it_variants}; do
+        # TowerFull: IT straight from the extended base (no CPT); the others start from SpireBase.
+        if [ "${v}" = towerfull ]; then _init=${lm_init}; else _init=${expdir}/spirebase/hf_model; fi
+        log "Stage 11: IT of ${v} from ${_init} -> ${expdir}/${v}"
+        # shellcheck disable=SC2086
+        train_lm "${expdir}/${v}" "${_init}" "${dumpdir}/lm/it/${v}" "${it_config}" ${it_args}
+    done
+fi
+
+# ---------------------------------------------------------------- stage 12: decoding
+# decode_models: "name:hf_dir:tokenizer_dir:prompt_style:tasks" for every model to decode.
+decode_models=""
+for v in ${variants}; do
+    if [ "${v}" = spirebase ]; then
+        _tasks=$(for t in ${decode_tasks}; do case "${t}" in multiturn_*) ;; *) echo -n "${t},";; esac; done)
+        decode_models+=" spirebase:${expdir}/spirebase/hf_model:${tok_dir}/base:cpt:${_tasks}"
+    else
+        decode_models+=" ${v}:${expdir}/${v}/hf_model:${tok_dir}/instruct:${prompt_style}:${decode_tasks// /,}"
+    fi
+done
+if [ "${decode_base}" = true ] && [ -n "${base_dir}" ]; then
+    _tasks=$(for t in ${decode_tasks}; do case "${t}" in mt_*) echo -n "${t},";; esac; done)
+    [ -n "${_tasks}" ] && decode_models+=" base:${base_dir}:${base_dir}:cpt:${_tasks}"
+fi
+if run_stage 12; then
+    for entry in ${decode_models}; do
+        IFS=: read -r _name _model _tok _style _tasks <<< "${entry}"
+        for test_set in ${test_sets}; do
+            _dir=${expdir}/${_name}/decode_${decode_tag}/${test_set}
+            _logdir=${_dir}/logdir
+            mkdir -p "${_logdir}"
+            log "Stage 12: decoding ${test_set} with ${_name} (${_tasks//,/ }) -> ${_dir}"
+            _nj=$(split_keys "data/${test_set}/text" "${_logdir}" "${inference_nj}")
+            # shellcheck disable=SC2086
+            ${decode_cmd} JOB=1:"${_nj}" "${_logdir}/decode.JOB.log" \
+                ${python} -m espnet_spire.bin.spire_lm_decode --model_dir "${_model}" \
+                    --tokenizer_dir "${_tok}" --tasks ${_tasks//,/ } \
+                    --units "${dumpdir}/units/${test_set}/units" --mt_text_dir "data/${test_set}" \
+                    --keys_file "${_logdir}/keys.JOB.scp" --output_dir "${_logdir}/output.JOB" \
+                    --batch_size "${decode_batch_size}" --dtype "${decode_dtype}" --prompt_style "${_style}"
+            for task in ${_tasks//,/ }; do
+                mkdir -p "${_dir}/${task}"
+                cat "${_logdir}"/output.*/"${task}"/text | LC_ALL=C sort > "${_dir}/${task}/text"
+                cat "${_logdir}"/output.*/"${task}"/prompts.jsonl > "${_dir}/${task}/prompts.jsonl"
+            done
+            log "Stage 12: wrote ${_dir}/{${_tasks%,}}/text ($(wc -l < "${_dir}/${task}/text") utterances each)"
+        done
+    done
+fi
+
+# ---------------------------------------------------------------- stage 13: scoring, RESULTS.md
+# score_task_ref TEST_SET TASK: the reference of a task (empty for an unknown task name).
+score_task_ref() {
+    case "$2" in
+        asr) echo "data/$1/text" ;;
+        st_*|multiturn_st_*|mt_*_*) echo "data/$1/text.tc.${2##*_}" ;;
+        *) echo "" ;;
+    esac
+}
+if run_stage 13; then
+    log "Stage 13: scoring ${expdir}/*/decode_*/{${test_sets// /,}}/<task> -> score_*/, RESULTS.md"
+    score_opts="--normalizer ${score_normalizer} --spbleu ${spbleu}"
+    [ -n "${flores200_spm}" ] && score_opts+=" --flores200_spm ${flores200_spm}"
+    [ -n "${comet_model}" ] && score_opts+=" --comet_model ${comet_model}"
+    [ -n "${cometkiwi_model}" ] && score_opts+=" --cometkiwi_model ${cometkiwi_model}"
+    [ "${ngpu}" -gt 0 ] && score_opts+=" --comet_gpus 1"
+    _n=0
+    _ext=""
+    for _sys in "" ${external_systems}; do
+        if [ -z "${_sys}" ]; then
+            _pattern="${expdir}/*/decode_*"   # our models
+        else
+            _pattern=${_sys#*=}              # NAME=DIR: other systems' outputs
+            _ext+=" --external ${_sys}"
+        fi
+        for dset in ${test_sets}; do
+            # shellcheck disable=SC2231  # ${_pattern} is a glob on purpose
+            for _dir in ${_pattern}/"${dset}"/*/; do
+                _dir=${_dir%/}
+                _hyp=""
+                if [ -n "${_sys}" ] && [ -f "${_dir}/hyp.txt" ]; then
+                    _hyp="--hyp ${_dir}/hyp.txt --hyp_format auto"
+                elif [ ! -f "${_dir}/text" ]; then
+                    continue
+                fi
+                _task=$(basename "${_dir}")
+                _ref=$(score_task_ref "${dset}" "${_task}")
+                [ -z "${_ref}" ] && continue   # logdir and other non-task dirs
+                # shellcheck disable=SC2086
+                ${python} -m espnet_spire.bin.score_decode_dir --task auto --ref "${_ref}" \
+                    --hyp_dir "${_dir}" ${_hyp} ${score_opts} ${score_args}
+                _n=$((_n + 1))
+            done
+        done
+    done
+    if [ "${_n}" -eq 0 ]; then
+        log "Error: no decode dir with a 'text' under ${expdir}/*/decode_*/{${test_sets// /,}}/ (run stage 12)"
+        exit 1
+    fi
+    # shellcheck disable=SC2086
+    ${python} -m espnet_spire.bin.make_results --exp_dir "${expdir}" --out RESULTS.md ${_ext}
+    log "Stage 13: scored ${_n} decode dirs; wrote RESULTS.md"
+fi
+
+# ---------------------------------------------------------------- stage 14: export and pack
+if run_stage 14; then
+    for v in ${variants}; do
+        if [ "${v}" = spirebase ]; then _tok=${tok_dir}/base; else _tok=${tok_dir}/instruct; fi
+        _km=${kmeans_model:-${km_dir}}
+        log "Stage 14: exporting ${v} -> ${expdir}/${v}/export and ${expdir}/${v}/${v}.tar.gz"
+        _conf_args="--conf ${cpt_config}"
+        [ "${v}" != spirebase ] && _conf_args+=" --conf ${it_config} --conf conf/it_mixtures/${v}.yaml"
+        _results=""
+        [ -f RESULTS.md ] && _results="--results RESULTS.md"
+        # shellcheck disable=SC2086
+        ${python} -m espnet_spire.bin.export_model --model_dir "${expdir}/${v}/hf_model" \
+            --tokenizer_dir "${_tok}" --output_dir "${expdir}/${v}/export" --kmeans "${_km}" \
+            ${_conf_args} ${_results} --pack "${expdir}/${v}/${v}.tar.gz" --name "${v}"
+    done
+fi
+
+# ---------------------------------------------------------------- stage 15: upload
+if run_stage 15; then
+    if [ -z "${hf_repo}" ]; then
+        log "Error: stage 15 needs --hf_repo <user>/<name> (and a Hugging Face token in the environment)"
+        exit 2
+    fi
+    for v in ${variants}; do
+        _repo=${hf_repo}
+        [ "$(echo ${variants} | wc -w)" -gt 1 ] && _repo=${hf_repo}-${v}
+        log "Stage 15: uploading ${expdir}/${v}/export to https://huggingface.co/${_repo}"
+        HF_HUB_OFFLINE=0 ${python} -c "import sys; from huggingface_hub import create_repo, upload_folder; \
+create_repo(sys.argv[1], exist_ok=True); upload_folder(repo_id=sys.argv[1], folder_path=sys.argv[2])" \
+            "${_repo}" "${expdir}/${v}/export"
+    done
+fi
 
 current_stage=done
 log "Successfully finished. [elapsed=${SECONDS}s]"
