@@ -12,6 +12,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["espnet_spire", "espnet_spire.*"]),
     include_package_data=True,
+    package_data={"espnet_spire.demo": ["lexicon/*.yaml"]},
     install_requires=[
         "espnet==202511",
         "torch==2.11.0",
@@ -28,12 +29,28 @@ setup(
         "whisper-normalizer",
         "tqdm",
         "pyyaml",
+        "matplotlib",
     ],
     extras_require={"deepspeed": ["deepspeed"], "test": ["pytest"]},
     entry_points={
         "console_scripts": [
             "spire-make-demo-corpus=espnet_spire.bin.make_demo_corpus:main",
             "spire-validate-data-dir=espnet_spire.bin.validate_data_dir:main",
+            "spire-format-wav-scp=espnet_spire.bin.format_wav_scp:main",
+            "spire-dump-ssl-feats=espnet_spire.bin.dump_ssl_feats:main",
+            "spire-learn-kmeans=espnet_spire.bin.learn_kmeans:main",
+            "spire-label-units=espnet_spire.bin.label_units:main",
+            "spire-extend-tokenizer=espnet_spire.bin.extend_tokenizer:main",
+            "spire-extend-model=espnet_spire.bin.extend_model:main",
+            "spire-make-cpt-data=espnet_spire.bin.make_cpt_data:main",
+            "spire-make-it-data=espnet_spire.bin.make_it_data:main",
+            "spire-lm-train=espnet_spire.bin.spire_lm_train:main",
+            "spire-lm-to-hf=espnet_spire.bin.spire_lm_to_hf:main",
+            "spire-lm-decode=espnet_spire.bin.spire_lm_decode:main",
+            "spire-make-pseudo-st=espnet_spire.bin.make_pseudo_st:main",
+            "spire-score-decode-dir=espnet_spire.bin.score_decode_dir:main",
+            "spire-make-results=espnet_spire.bin.make_results:main",
+            "spire-export-model=espnet_spire.bin.export_model:main",
         ]
     },
 )

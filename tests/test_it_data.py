@@ -38,7 +38,9 @@ def data(tmp_path_factory):
     write(os.path.join(root, "data/train/text"), [f"{u} {t}" for u, t in zip(ids, en)])
     for lang in LANGS:
         write(os.path.join(root, f"data/train/text.tc.{lang}"), [f"{u} {t}" for u, t in zip(ids, F.ntrex_lines(lang, n))])
-        write(os.path.join(root, f"pseudo/text.tc.{lang}"), [f"{u} pseudo {t}" for u, t in zip(ids, F.ntrex_lines(lang, n))])
+        for use in ("direct", "multiturn"):  # stage 9's layout
+            write(os.path.join(root, f"pseudo/{use}/text.tc.{lang}"),
+                  [f"{u} pseudo {t}" for u, t in zip(ids, F.ntrex_lines(lang, n))])
         write(os.path.join(root, f"data/mt/text.tc.{lang}"), [f"m{i} {t}" for i, t in enumerate(F.ntrex_lines(lang, 8, start=20))])
     write(os.path.join(root, "data/mt/text.tc.en"), [f"m{i} {t}" for i, t in enumerate(F.ntrex_lines("en", 8, start=20))])
     blocks = [
@@ -188,7 +190,7 @@ def test_cli(data, tmp_path):
 
     mix = tmp_path / "small.yaml"
     mix.write_text(yaml.safe_dump({"name": "small", "prompt_style": "head", "sources": [
-        {"name": "st", "type": "st", "units": "${dumpdir}/units/train/units", "text_dir": "${pseudo_dir}",
+        {"name": "st", "type": "st", "units": "${dumpdir}/units/train/units", "text_dir": "${pseudo_dir}/direct",
          "langs": LANGS, "num_samples": 5}]}))
     assert make_it_data.main(["--tokenizer_dir", data["tok_instruct"], "--mixture", str(mix), "--output_dir",
                               str(tmp_path / "cli2"), "--var", f"dumpdir={data['vars']['dumpdir']}",

@@ -70,6 +70,8 @@ cpt_args=""                 # Extra options of the CPT training.
 it_config=conf/train_it_spire.yaml    # IT training config.
 it_args=""                  # Extra options of the IT training.
 it_max_len=4096             # Longest IT conversation (longer ones are skipped and listed).
+lm_launcher=espnet          # LLM training launcher: espnet (CPU / DDP), torchrun or deepspeed
+                            # (the last two for DeepSpeed configs, one process per GPU).
 variants="spirefull"        # Models to train and score: spirebase (CPT only) and IT mixtures of
                             # conf/it_mixtures/: spirefull towerfull noblocks nopseudo.
 towerblocks=""              # TowerBlocks-style jsonl for the IT text data (optional).
@@ -128,7 +130,7 @@ Options:
   --kmeans_batch_size, --kmeans_max_iter, --kmeans_backend, --dsu_format, --dedup,
   --base_model, --toy_base_config, --toy_base_train_config, --init_strategy, --lm_seed,
   --mt_train_set, --mono_set, --cpt_ratio, --cpt_max_len, --cpt_config, --cpt_args, --it_config,
-  --it_args, --it_max_len, --variants, --towerblocks, --prompt_style, --decode_tasks, --decode_tag,
+  --it_args, --it_max_len, --lm_launcher, --variants, --towerblocks, --prompt_style, --decode_tasks, --decode_tag,
   --decode_batch_size, --decode_dtype, --decode_base, --pseudo_st_translator, --pseudo_st_qe_model,
   --pseudo_st_qe_filter, --pseudo_st_threshold, --pseudo_st_n_direct, --pseudo_st_n_multiturn,
   --pseudo_st_max_utts, --pseudo_st_args, --score_normalizer, --spbleu, --flores200_spm,
@@ -327,12 +329,19 @@ lm_data_args() {
 train_lm() {
     local exp=$1 init=$2 data=$3 config=$4
     shift 4
+    local nproc=$(( ngpu > 0 ? ngpu : 2 )) worker_ngpu=$(( ngpu > 0 ? 1 : 0 )) launch
+    case "${lm_launcher}" in
+        espnet) launch="${python} -m espnet_spire.bin.spire_lm_train"; worker_ngpu=${ngpu} ;;
+        torchrun) launch="${python} -m torch.distributed.run --standalone --nproc_per_node ${nproc} -m espnet_spire.bin.spire_lm_train" ;;
+        deepspeed) launch="deepspeed --num_gpus ${nproc} --module espnet_spire.bin.spire_lm_train" ;;
+        *) log "Error: --lm_launcher must be espnet, torchrun or deepspeed"; exit 2 ;;
+    esac
     mkdir -p "${exp}"
-    log "training ${exp} from ${init} on ${data} (${config}); log: ${exp}/train.log"
+    log "training ${exp} from ${init} on ${data} (${config}, ${lm_launcher}); log: ${exp}/train.log"
     # shellcheck disable=SC2046,SC2086
     ${lm_cmd} "${exp}/train.log" \
-        ${python} -m espnet_spire.bin.spire_lm_train --config "${config}" --model_dir "${init}" \
-            --output_dir "${exp}" --ngpu "${ngpu}" --seed "${seed}" --resume true \
+        ${launch} --config "${config}" --model_dir "${init}" \
+            --output_dir "${exp}" --ngpu "${worker_ngpu}" --seed "${seed}" --resume true \
             $(lm_data_args "${data}") "$@"
     [ -f "${exp}/hf_model/config.json" ] || {
         log "Error: ${exp}/hf_model was not written (see ${exp}/train.log)"; exit 1; }
