@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 from typing import Dict, List, Optional
 
@@ -70,31 +69,12 @@ def training_lines(per_lang: int = 40) -> List[str]:
 
 def train_spm(out_dir: str, vocab_size: int = 1000, per_lang: int = 40) -> str:
     """Train a Llama-like sentencepiece model into ``out_dir/tokenizer.model``; returns its path."""
-    import sentencepiece as spm
+    from pathlib import Path
 
-    os.makedirs(out_dir, exist_ok=True)
-    buf = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(training_lines(per_lang)),
-        model_writer=buf,
-        vocab_size=vocab_size,
-        model_type="bpe",
-        byte_fallback=True,
-        hard_vocab_limit=False,
-        character_coverage=0.98,
-        split_digits=True,
-        unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
-        normalization_rule_name="identity",
-        add_dummy_prefix=True,
-        remove_extra_whitespaces=False,
-        allow_whitespace_only_pieces=True,
-        minloglevel=2,
-        num_threads=1,
-    )
-    path = os.path.join(out_dir, "tokenizer.model")
-    with open(path, "wb") as f:
-        f.write(buf.getvalue())
-    return path
+    from espnet_spire.demo.toy_base import train_spm as train_llama_like_spm
+
+    return str(train_llama_like_spm(training_lines(per_lang), Path(out_dir), vocab_size,
+                                    character_coverage=0.98))
 
 
 def pad_spm_to(src: str, dst_dir: str, size: int = 32000) -> str:

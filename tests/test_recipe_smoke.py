@@ -53,7 +53,7 @@ def test_results_and_export(smoke):
     results = (work / "RESULTS.md").read_text()
     for model in ("exp/base", "exp/spirebase", "exp/spirefull"):
         assert f"## {model}" in results
-    export = work / "exp/spirefull/export"
+    export = work / "exp/spirefull/export/hf"
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(export, local_files_only=True)

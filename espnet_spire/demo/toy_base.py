@@ -23,7 +23,6 @@ SPM_SETTINGS = dict(
     model_type="bpe",
     byte_fallback=True,
     hard_vocab_limit=False,
-    character_coverage=1.0,
     split_digits=True,
     unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
     normalization_rule_name="identity",
@@ -45,7 +44,8 @@ def read_text_lines(files: Iterable[Path]) -> List[str]:
     return lines
 
 
-def train_spm(lines: List[str], out_dir: Path, vocab_size: int) -> Path:
+def train_spm(lines: List[str], out_dir: Path, vocab_size: int,
+              character_coverage: float = 1.0) -> Path:
     """Train ``out_dir/tokenizer.model`` on all lines, single-threaded: reproducible (BPE
     training samples nothing, so it needs no seed)."""
     import sentencepiece as spm
@@ -54,7 +54,7 @@ def train_spm(lines: List[str], out_dir: Path, vocab_size: int) -> Path:
     buf = io.BytesIO()
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(lines), model_writer=buf, vocab_size=vocab_size,
-        num_threads=1, minloglevel=2, **SPM_SETTINGS,
+        character_coverage=character_coverage, num_threads=1, minloglevel=2, **SPM_SETTINGS,
     )
     path = out_dir / "tokenizer.model"
     path.write_bytes(buf.getvalue())

@@ -3,26 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
+from espnet_spire.lm.cli_utils import setup_logging, str2bool  # noqa: F401 (shared by the CLIs)
 from espnet_spire.scoring.normalize import NORMALIZER_CHOICES
-
-
-def str2bool(value: str) -> bool:
-    """ESPnet-style boolean option values (true/false, yes/no, 1/0)."""
-    v = str(value).lower()
-    if v in ("true", "1", "yes", "y"):
-        return True
-    if v in ("false", "0", "no", "n"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true/false, got {value!r}")
-
-
-def setup_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s",
-    )
 
 
 def add_comet_args(parser: argparse.ArgumentParser) -> None:
