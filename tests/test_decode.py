@@ -87,6 +87,7 @@ def test_never_emits_padded_rows(setup, model_tok):
         head.weight.copy_(model.lm_head.weight)
         head.bias.zero_()
         head.bias[n:] = 100.0  # padded rows would always win
+        head.bias[tok.all_special_ids] = -100.0  # and no eos ends a row early
     model.lm_head = head
     prompts = prompts_for(tok, 4, seed=1)
     dec = GreedyDecoder(model, tok, DecodeConfig(batch_size=4, max_new_tokens=20, stop_at_newline=False))
