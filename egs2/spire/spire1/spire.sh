@@ -41,7 +41,8 @@ feature_type=hf_ssl         # hf_ssl (a local HuBERT/wav2vec2/WavLM dir) or mfcc
 ssl_model=""                # Local HF model dir, e.g. /models/hubert-large-ll60k.
 ssl_layer=22                # Transformer layer whose output is clustered (SPIRE: 22).
 ssl_dtype=fp32              # fp32 (SPIRE's paper setting) or bf16.
-feats_batch_size=4          # Utterances per forward pass (sorted by length, masked).
+feats_batch_size=""         # Utterances per forward pass (sorted by length, masked);
+                            # default 1 on CPU (padding is slower there), 4 on GPU.
 feats_chunk_seconds=100     # Longer audio is encoded in chunks of this length.
 nclusters=5000              # K of k-means.
 kmeans_tag=""               # exp/kmeans/<tag>; default <feature_type>_k<nclusters>.
@@ -231,6 +232,7 @@ fi
 [ -z "${kmeans_tag}" ] && kmeans_tag=${feature_type}_k${nclusters}
 km_dir=${expdir}/kmeans/${kmeans_tag}
 featdir=${expdir}/kmeans_feats/${kmeans_tag}
+[ -z "${feats_batch_size}" ] && { [ "${ngpu}" -gt 0 ] && feats_batch_size=4 || feats_batch_size=1; }
 feature_opts="--feature_type ${feature_type} --layer ${ssl_layer} --dtype ${ssl_dtype}"
 feature_opts+=" --batch_size ${feats_batch_size} --chunk_seconds ${feats_chunk_seconds}"
 if [ "${feature_type}" = hf_ssl ]; then
