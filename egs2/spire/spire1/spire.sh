@@ -76,7 +76,7 @@ lm_launcher=espnet          # LLM training launcher: espnet (CPU / DDP), torchru
 variants="spirefull"        # Models to train and score: spirebase (CPT only) and IT mixtures of
                             # conf/it_mixtures/: spirefull towerfull noblocks nopseudo.
 towerblocks=""              # TowerBlocks-style jsonl for the IT text data (optional).
-prompt_style=head           # IT/decoding prompts: head ("\nEnglish:") or paper ("\n English:").
+prompt_style="head"         # IT/decoding prompts: head ("\nEnglish:") or paper ("\n English:").
 decode_tasks=""             # Default: asr, st_<l> and mt_en_<l>, mt_<l>_en for every tgt_lang.
 decode_tag=greedy           # exp/<model>/decode_<tag>/<test_set>/<task>/.
 decode_batch_size=16
@@ -349,11 +349,16 @@ train_lm() {
         log "Error: ${exp}/hf_model was not written (see ${exp}/train.log)"; exit 1; }
 }
 
-# mono_args SET: --mono options for every text.tc.<lang> of data/SET (none when SET is empty).
+# mono_files SET: every data/SET/text.tc.<lang> (nothing when SET is empty).
+mono_files() {
+    [ -z "$1" ] && return 0
+    echo data/"$1"/text.tc.*
+}
+
+# mono_args SET: a --mono option for each of those files.
 mono_args() {
     local f
-    [ -z "$1" ] && return 0
-    for f in data/"$1"/text.tc.*; do echo -n " --mono ${f}"; done
+    for f in $(mono_files "$1"); do echo -n " --mono ${f}"; done
 }
 
 # ---------------------------------------------------------------- stage 6: tokenizer + model extension
@@ -366,7 +371,7 @@ if run_stage 6; then
         log "Stage 6: building the demo's base LLM (stand-in for TowerBase) -> ${toy_dir}"
         # shellcheck disable=SC2086
         ${python} -m espnet_spire.bin.make_toy_base --config "${toy_base_config}" \
-            --text data/"${mt_train_set}"/text.tc.* $(mono_args "${mono_set}" | sed 's/--mono //g') \
+            --text data/"${mt_train_set}"/text.tc.* $(mono_files "${mono_set}") \
             --output_dir "${toy_dir}/init" --seed "${seed}"
         for part in train valid; do
             if [ "${part}" = train ]; then _mt=${mt_train_set}; _mono=$(mono_args "${mono_set}"); else _mt=${valid_set}; _mono=""; fi
@@ -404,7 +409,7 @@ if run_stage 7; then
         --asr_units "${dumpdir}/units/${valid_set}/units" --asr_text "data/${valid_set}/text" \
         --mt_dir "data/${valid_set}" --mt_langs ${tgt_langs} --src_lang "${src_lang}" \
         --speech_text_ratio none --max_len "${cpt_max_len}" --seed "${seed}"
-    log "Stage 7: wrote ${dumpdir}/lm/cpt/{train,valid}: $(cat "${dumpdir}/lm/cpt/train/stats.json" | tr -d '\n' | cut -c1-300)"
+    log "Stage 7: wrote ${dumpdir}/lm/cpt/{train,valid}: $(tr -d '\n' < "${dumpdir}/lm/cpt/train/stats.json" | cut -c1-300)"
 fi
 
 # ---------------------------------------------------------------- stage 8: CPT training
@@ -603,5 +608,5 @@ create_repo(sys.argv[1], exist_ok=True); upload_folder(repo_id=sys.argv[1], fold
     done
 fi
 
-current_stage=done
+current_stage="done"
 log "Successfully finished. [elapsed=${SECONDS}s]"
