@@ -60,32 +60,8 @@ fi
 for key in "${!cli[@]}"; do conf[$key]=${cli[$key]}; done
 case "${dry_run}" in true|false) ;; *) echo "$0: --dry_run takes true or false" >&2; exit 1 ;; esac
 
-# Job range and command, as in launch_local.sh.
-job_var=; first=1; last=1
-if [ $# -gt 0 ] && [[ "$1" =~ ^([A-Za-z_][A-Za-z0-9_]*)=([0-9]+)(:([0-9]+))?$ ]]; then
-    job_var=${BASH_REMATCH[1]}; first=${BASH_REMATCH[2]}; last=${BASH_REMATCH[4]:-$first}
-    shift
-    [ "${first}" -le "${last}" ] || { echo "$0: empty job range $first:$last" >&2; exit 1; }
-fi
-[ $# -ge 2 ] || usage
-log_template=$1; shift
-if [ -n "${job_var}" ] && [ "${first}" != "${last}" ] && [[ "${log_template}" != *"${job_var}"* ]]; then
-    echo "$0: several jobs would share one log file: put ${job_var} in '${log_template}'" >&2
-    exit 1
-fi
-if [ $# -eq 1 ]; then
-    cmd_template=$1
-else
-    cmd_template=
-    for arg in "$@"; do
-        if [[ "${arg}" =~ ^(\||\|\||\|\&|\&\&|\;|[0-9]*(\<|\>|\>\>|\>\&|\&\>)([0-9]+)?)$ ]]; then
-            cmd_template+="${arg} "
-        else
-            cmd_template+="$(printf '%q' "${arg}") "
-        fi
-    done
-    cmd_template=${cmd_template% }
-fi
+# Job range, log file and command (shared with launch_local.sh).
+. "$(dirname "${BASH_SOURCE[0]}")/parse_job_spec.sh"
 
 # Names: job name from the log file name ("x.JOB.log" -> "x"), files under <log-dir>/q/.
 name=$(basename "${log_template}")
