@@ -15,47 +15,32 @@ agree. Usage::
 from __future__ import annotations
 
 import argparse
-import io
+import random
 import json
 import os
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-LINES = [
-    "The quick brown fox jumps over the lazy dog.",
-    "Der schnelle braune Fuchs springt über den faulen Hund.",
-    "Le renard brun rapide saute par-dessus le chien paresseux.",
-    "El rápido zorro marrón salta sobre el perro perezoso.",
-    "La volpe marrone veloce salta sopra il cane pigro.",
-    "A rápida raposa marrom pula sobre o cão preguiçoso.",
-    "De snelle bruine vos springt over de luie hond.",
-    "Быстрая коричневая лиса прыгает через ленивую собаку.",
-    "敏捷的棕色狐狸跳过了懒狗。",
-    "빠른 갈색 여우가 게으른 개를 뛰어넘는다.",
-    "Speech: English: German: Translate the following text from English to German.",
-]
 
 
 def build(tmp: str, num_units: int, hidden: int, layers: int, seed: int):
-    import sentencepiece as spm
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
+    from espnet_spire.demo.lexicon import load_lexicon
+    from espnet_spire.demo.sampling import sample_sentences
+    from espnet_spire.demo.toy_base import train_spm
     from espnet_spire.lm.tokenizer_extension import extend_tokenizer, padded_size
 
     base = os.path.join(tmp, "base")
     os.makedirs(base)
-    buf = io.BytesIO()
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(LINES * 20), model_writer=buf, vocab_size=400,
-                                   model_type="bpe", byte_fallback=True, hard_vocab_limit=False,
-                                   character_coverage=1.0, unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
-                                   normalization_rule_name="identity", remove_extra_whitespaces=False,
-                                   minloglevel=2, num_threads=1)
-    with open(os.path.join(base, "tokenizer.model"), "wb") as f:
-        f.write(buf.getvalue())
+    # Ten-language text of the demo world and the recipe's own Llama-style spm settings.
+    sents = sample_sentences(load_lexicon(), 200, random.Random(seed), set())
+    train_spm([s for sent in sents for s in sent.values()], Path(base), 1000)
     extend_tokenizer(base, os.path.join(tmp, "tok"), num_units, check=False)
     tok = AutoTokenizer.from_pretrained(os.path.join(tmp, "tok", "instruct"))
     torch.manual_seed(seed)
