@@ -182,3 +182,24 @@ def test_mfcc_shape_and_normalisation():
     np.testing.assert_allclose(feats[1].mean(axis=0), 0, atol=1e-4)
     np.testing.assert_allclose(feats[1].std(axis=0), 1, atol=1e-2)
     assert ext.describe()["feature_type"] == "mfcc" and ext.dim == 39
+
+
+def test_mfcc50_is_half_the_frame_rate():
+    """mfcc50: same 25 ms windows every 20 ms (HuBERT's 50 Hz); its cepstra are every second
+    frame of the 100 Hz ones, and the k-means identity (feature_type) tells the two apart."""
+    import torch
+    import torchaudio.compliance.kaldi as kaldi
+
+    ext = build_extractor(FeatureConfig(feature_type="mfcc50"))
+    wav = an4_arrays()[1]
+    (f,) = ext([wav])
+    assert f.shape == ((len(wav) - 400) // 320 + 1, 39) and ext.frame_rate == 50.0
+    d = ext.describe()
+    assert d["feature_type"] == "mfcc50" and d["frame_shift_ms"] == 20.0
+    x = torch.from_numpy(wav * 32768.0).unsqueeze(0)
+    c10 = kaldi.mfcc(x, num_ceps=13, frame_shift=10.0, dither=0.0, use_energy=False).numpy()
+    c20 = kaldi.mfcc(x, num_ceps=13, frame_shift=20.0, dither=0.0, use_energy=False).numpy()
+    np.testing.assert_allclose(c20, c10[::2][: len(c20)], atol=1e-3)
+    # after per-utterance CMVN, the static part is the normalised 20 ms cepstra
+    np.testing.assert_allclose(f[:, :13], (c20 - c20.mean(0)) / (c20.std(0) + 1e-5), atol=1e-3)
+    assert not np.allclose(f.shape[0], build_extractor(FeatureConfig(feature_type="mfcc"))([wav])[0].shape[0])

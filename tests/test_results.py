@@ -115,3 +115,41 @@ def test_external_without_scores_fails(tmp_path, capsys):
     assert e.value.code == 1 and "no scores.json" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         make_results.main(["--external", "no_equals_sign"])
+
+
+def _scores(root, model, task, **metrics):
+    d = root / "exp" / model / "decode_greedy" / "test" / task
+    d.mkdir(parents=True)
+    (d / "scores.json").write_text(json.dumps({"task": task, "n_utts": 5, "metrics": metrics}))
+
+
+def test_summary_side_by_side(tmp_path, capsys):
+    """The summary averages each task family per system and states MT relative to the base."""
+    _scores(tmp_path, "base", "mt_en_de", bleu=40.0)
+    _scores(tmp_path, "base", "mt_de_en", bleu=60.0)
+    _scores(tmp_path, "spirefull", "asr", wer=12.34, cer=5.0)
+    _scores(tmp_path, "spirefull", "st_de", bleu=20.0)
+    _scores(tmp_path, "spirefull", "st_fr", bleu=30.0)
+    _scores(tmp_path, "spirefull", "mt_en_de", bleu=38.0)
+    _scores(tmp_path, "spirefull", "mt_de_en", bleu=57.0)
+    _scores(tmp_path, "towerfull", "asr", wer=50.0)
+    _scores(tmp_path, "towerfull", "st_de", bleu=5.0)
+    _scores(tmp_path, "copy_transcript", "st_de", bleu=2.0)
+    _scores(tmp_path, "copy_transcript", "st_fr", bleu=4.0)
+    make_results.main(["--exp_dir", str(tmp_path / "exp"), "--out", str(tmp_path / "R.md"),
+                       "--note", "Pseudo-labelled ST was not quality-filtered."])
+    assert "4 systems" in capsys.readouterr().out
+    md = (tmp_path / "R.md").read_text()
+    assert "- Pseudo-labelled ST was not quality-filtered." in md
+    summary = md.split("## Summary")[1].split("\n## ")[0]
+    lines = [line for line in summary.splitlines() if line.startswith("|")]
+    assert lines[0] == ("|system|ASR WER (1)|ST BLEU (2)|MT en-xx BLEU (1)|MT xx-en BLEU (1)|"
+                        "MT BLEU % of base|")
+    # rows in the paper's order: base, copy baseline, TowerFull, SpireFull
+    assert [line.split("|")[1] for line in lines[2:]] == ["exp/base", "exp/copy_transcript", "exp/towerfull",
+                                                          "exp/spirefull"]
+    assert lines[2] == "|exp/base|-|-|40.0|60.0|100.0|"
+    assert lines[3] == "|exp/copy_transcript|-|3.0|-|-|-|"
+    assert lines[4] == "|exp/towerfull|50.0|5.0 (1)|-|-|-|"
+    assert lines[5] == "|exp/spirefull|12.3|25.0|38.0|57.0|95.0|"
+    assert "fewer tasks of the family" in summary

@@ -57,3 +57,19 @@ def test_skipped_stages_are_logged():
 def test_boolean_options_reject_other_values():
     out = run("--dry_run", "maybe")
     assert out.returncode != 0
+
+
+def _conf_vars(path: Path):
+    return {m.group(1) for m in re.finditer(r"^([a-z_]+)=", path.read_text(), re.M)}
+
+
+def test_full_scale_conf_resets_every_demo_setting(tmp_path):
+    """run.sh reads conf/demo.conf first: conf/spire.conf must override each demo value it could
+    inherit (toy-base settings are unused once --base_model is a real model)."""
+    demo = _conf_vars(RECIPE / "conf/demo.conf")
+    full = _conf_vars(RECIPE / "conf/spire.conf")
+    inherited = {v for v in demo - full if not v.startswith("toy_base_")}
+    assert not inherited, f"conf/spire.conf does not reset {sorted(inherited)}"
+    out = run("--config", "conf/spire.conf", "--dry_run", "true", "--expdir", str(tmp_path / "exp"))
+    assert out.returncode == 0, out.stderr
+    assert stages_that_would_run(out.stderr) == list(range(1, 15))

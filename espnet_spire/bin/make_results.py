@@ -35,6 +35,8 @@ def get_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--git_dir", default=None, help="repository whose hash is reported (default: espnet_spire's)")
     parser.add_argument("--title", default="RESULTS")
+    parser.add_argument("--note", action="append", default=[],
+                        help="a line stated under the header, e.g. a setting that affects the numbers (repeatable)")
     return parser
 
 
@@ -43,11 +45,11 @@ def main(argv: Optional[List[str]] = None) -> None:
     from espnet_spire.scoring.results import make_results
 
     try:
-        text = make_results(args.exp_dir, args.out, args.external, args.git_dir, args.title)
+        text = make_results(args.exp_dir, args.out, args.external, args.git_dir, args.title, args.note)
     except FileNotFoundError as e:
         print(f"make_results: ERROR: {e}", file=sys.stderr)
         sys.exit(1)
-    n = text.count("\n## ") - 1  # minus "## Environments"
+    n = text.count("\n## ") - 1 - text.count("\n## Summary")  # minus "## Environments", "## Summary"
     print(f"make_results: wrote {args.out} ({n} systems)")
 
 

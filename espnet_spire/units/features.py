@@ -3,7 +3,8 @@
 Interface: ``extractor(wavs) -> feats`` where ``wavs`` is a sequence of 1-D float arrays (16 kHz
 mono) and ``feats[i]`` is a ``T_i x D`` float32 array. Two kinds exist:
 
-* ``mfcc`` (:mod:`.mfcc`): 39-dim Kaldi MFCC + deltas, 100 Hz; needs no weights (CI, smoke runs).
+* ``mfcc`` / ``mfcc50`` (:mod:`.mfcc`): 39-dim Kaldi MFCC + deltas at 100 Hz / 50 Hz; needs no
+  weights (CI, smoke runs, the demo).
 * ``hf_ssl`` (:mod:`.hf_ssl`): a local Hugging Face HuBERT / wav2vec 2.0 / WavLM dir, cut after
   transformer layer L the way SPIRE does (layer 22 of HuBERT-large, no final LayerNorm).
 
@@ -19,7 +20,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-FEATURE_TYPES = ("mfcc", "hf_ssl")
+FEATURE_TYPES = ("mfcc", "mfcc50", "hf_ssl")
 DTYPES = ("fp32", "bf16")
 # Keys of describe() that define *which* features come out; a k-means model is only valid for
 # features that agree on all of them.
@@ -116,10 +117,10 @@ def build_extractor(cfg: FeatureConfig) -> FeatureExtractor:
     """Instantiate the extractor named by ``cfg.feature_type``."""
     if cfg.dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {cfg.dtype!r}")
-    if cfg.feature_type == "mfcc":
+    if cfg.feature_type in ("mfcc", "mfcc50"):
         from espnet_spire.units.mfcc import MfccExtractor
 
-        return MfccExtractor()
+        return MfccExtractor(frame_shift_ms=10.0 if cfg.feature_type == "mfcc" else 20.0)
     if cfg.feature_type == "hf_ssl":
         from espnet_spire.units.hf_ssl import HFSSLExtractor
 

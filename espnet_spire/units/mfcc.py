@@ -1,5 +1,9 @@
 """39-dim MFCC features (13 cepstra + deltas + delta-deltas), the weight-free feature type.
 
+Two frame rates: ``mfcc`` (10 ms shift, 100 Hz, Kaldi's default) and ``mfcc50`` (20 ms shift,
+50 Hz: HuBERT's frame rate, so a demo's unit sequences are as long per second as SPIRE's, about
+a third shorter than at 100 Hz, which makes the LLM stages proportionally cheaper).
+
 Used for CI and smoke runs where no SSL checkpoint exists (ESPnet's asr2/lm1 CI does the same).
 Kaldi-compatible settings: 25 ms windows every 10 ms (100 Hz), ``snip_edges`` framing so an
 utterance of N >= 400 samples gives ``(N - 400) // 160 + 1`` frames, no dither (deterministic),
@@ -23,11 +27,16 @@ class MfccExtractor(FeatureExtractor):
     """Kaldi MFCC + deltas + delta-deltas with per-utterance CMVN; one utterance at a time."""
 
     dim = 3 * NUM_CEPS
-    hop_samples = 160
     receptive_field = 400
 
-    def __init__(self) -> None:
+    def __init__(self, frame_shift_ms: float = 10.0) -> None:
         import torch  # noqa: F401  (fail early with a clear ImportError)
+
+        if frame_shift_ms not in (10.0, 20.0):
+            raise ValueError(f"MFCC frame shift must be 10 or 20 ms, got {frame_shift_ms}")
+        self.frame_shift_ms = float(frame_shift_ms)
+        self.hop_samples = int(round(self.sample_rate * self.frame_shift_ms / 1000.0))
+        self.name = "mfcc" if self.frame_shift_ms == 10.0 else "mfcc50"
 
     def _one(self, wav: np.ndarray) -> np.ndarray:
         import torch
@@ -44,7 +53,7 @@ class MfccExtractor(FeatureExtractor):
                 sample_frequency=float(self.sample_rate),
                 num_ceps=NUM_CEPS,
                 frame_length=25.0,
-                frame_shift=10.0,
+                frame_shift=self.frame_shift_ms,
                 dither=0.0,
                 use_energy=False,
             )  # T x 13
@@ -62,12 +71,12 @@ class MfccExtractor(FeatureExtractor):
 
     def describe(self) -> Dict[str, object]:
         return {
-            "feature_type": "mfcc",
+            "feature_type": self.name,
             "dim": self.dim,
             "num_ceps": NUM_CEPS,
             "deltas": 2,
             "frame_length_ms": 25.0,
-            "frame_shift_ms": 10.0,
+            "frame_shift_ms": self.frame_shift_ms,
             "cmvn": "per-utterance mean/variance",
             "normalize": True,
             "layer": None,

@@ -37,7 +37,7 @@ audio_format=wav            # Format of dumped 16 kHz mono audio (wav or flac).
 max_failed_ratio=0.05       # A stage fails when more than this share of utterances is unusable.
 
 # ---------------------------------------------------------------- units (stages 3-5)
-feature_type=hf_ssl         # hf_ssl (a local HuBERT/wav2vec2/WavLM dir) or mfcc (no weights).
+feature_type=hf_ssl         # hf_ssl (a local HuBERT/wav2vec2/WavLM dir), mfcc (100 Hz) or mfcc50 (50 Hz), no weights.
 ssl_model=""                # Local HF model dir, e.g. /models/hubert-large-ll60k.
 ssl_layer=22                # Transformer layer whose output is clustered (SPIRE: 22).
 ssl_dtype=fp32              # fp32 (SPIRE's paper setting) or bf16.
@@ -60,6 +60,7 @@ base_model=""               # Local HF dir of the base LLM (TowerBase-7B). "toy"
                             # stand-in, built and trained on the demo text by stage 6.
 toy_base_config=conf/toy_base.yaml            # toy base: tokenizer size and Llama shape
 toy_base_train_config=conf/train_toy_base.yaml # toy base: text-only pre-training
+toy_base_data_opts="--mt_directions random"    # toy base: options of its text data (make_cpt_data)
 init_strategy=mean          # New embedding rows: mean (SPIRE: N(mean, 1e-5 cov)), hf_default, normal.
 lm_seed=42                  # Seed of the embedding init (SPIRE: 42).
 mt_train_set=""             # data/<set> with aligned text.tc.<lang>: MT text for CPT and IT.
@@ -71,6 +72,7 @@ cpt_args=""                 # Extra options of the CPT training.
 it_config=conf/train_it_spire.yaml    # IT training config.
 it_args=""                  # Extra options of the IT training.
 it_max_len=4096             # Longest IT conversation (longer ones are skipped and listed).
+lm_nthreads=0               # CPU threads of single-process LLM jobs (training, pseudo-ST); 0: all cores.
 lm_launcher=espnet          # LLM training launcher: espnet (CPU / DDP), torchrun or deepspeed
                             # (the last two for DeepSpeed configs, one process per GPU).
 variants="spirefull"        # Models to train and score: spirebase (CPT only) and IT mixtures of
@@ -81,6 +83,7 @@ decode_tasks=""             # Default: asr, st_<l> and mt_en_<l>, mt_<l>_en for 
 decode_tag=greedy           # exp/<model>/decode_<tag>/<test_set>/<task>/.
 decode_batch_size=16
 decode_dtype=float32        # float32 or bfloat16.
+copy_baseline=true          # Also score "copy the transcript" as the ST output (a floor for ST BLEU).
 decode_base=true            # Also decode the base LLM (MT, CPT-format prompts) for RESULTS.md.
 
 # ---------------------------------------------------------------- pseudo-labelled ST (stage 9)
@@ -129,10 +132,10 @@ Options:
   --feature_type, --ssl_model, --ssl_layer, --ssl_dtype, --feats_batch_size, --feats_chunk_seconds,
   --nclusters, --kmeans_tag, --kmeans_model, --kmeans_portion, --kmeans_max_frames,
   --kmeans_batch_size, --kmeans_max_iter, --kmeans_backend, --dsu_format, --dedup,
-  --base_model, --toy_base_config, --toy_base_train_config, --init_strategy, --lm_seed,
+  --base_model, --toy_base_config, --toy_base_train_config, --toy_base_data_opts, --init_strategy, --lm_seed,
   --mt_train_set, --mono_set, --cpt_ratio, --cpt_max_len, --cpt_config, --cpt_args, --it_config,
-  --it_args, --it_max_len, --lm_launcher, --variants, --towerblocks, --prompt_style, --decode_tasks, --decode_tag,
-  --decode_batch_size, --decode_dtype, --decode_base, --pseudo_st_translator, --pseudo_st_qe_model,
+  --it_args, --it_max_len, --lm_nthreads, --lm_launcher, --variants, --towerblocks, --prompt_style, --decode_tasks, --decode_tag,
+  --decode_batch_size, --decode_dtype, --decode_base, --copy_baseline, --pseudo_st_translator, --pseudo_st_qe_model,
   --pseudo_st_qe_filter, --pseudo_st_threshold, --pseudo_st_n_direct, --pseudo_st_n_multiturn,
   --pseudo_st_max_utts, --pseudo_st_args, --score_normalizer, --spbleu, --flores200_spm,
   --comet_model, --cometkiwi_model, --score_args, --external_systems, --hf_repo
@@ -315,6 +318,9 @@ else
 fi
 [ -z "${decode_tasks}" ] && decode_tasks="asr $(for l in ${tgt_langs}; do echo -n "st_${l} mt_${src_lang}_${l} mt_${l}_${src_lang} "; done)"
 if [ "${ngpu}" -gt 0 ]; then lm_cmd="${cuda_cmd} --gpu ${ngpu}"; else lm_cmd=${train_cmd}; fi
+# path.sh pins OMP_NUM_THREADS=1 for the many parallel data jobs; a lone LLM job uses every core.
+[ "${lm_nthreads}" -gt 0 ] || lm_nthreads=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
+lm_env="env OMP_NUM_THREADS=${lm_nthreads} MKL_NUM_THREADS=${lm_nthreads}"
 
 # lm_data_args DIR: ESPnet data options for the token files of DIR/{train,valid}.
 lm_data_args() {
@@ -342,7 +348,7 @@ train_lm() {
     log "training ${exp} from ${init} on ${data} (${config}, ${lm_launcher}); log: ${exp}/train.log"
     # shellcheck disable=SC2046,SC2086
     ${lm_cmd} "${exp}/train.log" \
-        ${launch} --config "${config}" --model_dir "${init}" \
+        ${lm_env} ${launch} --config "${config}" --model_dir "${init}" \
             --output_dir "${exp}" --ngpu "${worker_ngpu}" --seed "${seed}" --resume true \
             $(lm_data_args "${data}") "$@"
     [ -f "${exp}/hf_model/config.json" ] || {
@@ -373,13 +379,18 @@ if run_stage 6; then
         ${python} -m espnet_spire.bin.make_toy_base --config "${toy_base_config}" \
             --text data/"${mt_train_set}"/text.tc.* $(mono_files "${mono_set}") \
             --output_dir "${toy_dir}/init" --seed "${seed}"
+        _data_opts=""
         for part in train valid; do
-            if [ "${part}" = train ]; then _mt=${mt_train_set}; _mono=$(mono_args "${mono_set}"); else _mt=${valid_set}; _mono=""; fi
+            if [ "${part}" = train ]; then
+                _mt=${mt_train_set}; _mono=$(mono_args "${mono_set}"); _data_opts=${toy_base_data_opts}
+            else
+                _mt=${valid_set}; _mono=""; _data_opts=""
+            fi
             # shellcheck disable=SC2086
             ${python} -m espnet_spire.bin.make_cpt_data --tokenizer_dir "${toy_dir}/init" \
                 --output_dir "${dumpdir}/lm/toy_base/${part}" --mt_dir "data/${_mt}" \
                 --mt_langs ${tgt_langs} --src_lang "${src_lang}" ${_mono} --speech_text_ratio none \
-                --max_len "${cpt_max_len}" --seed "${seed}"
+                --max_len "${cpt_max_len}" --seed "${seed}" ${_data_opts}
         done
         train_lm "${toy_dir}" "${toy_dir}/init" "${dumpdir}/lm/toy_base" "${toy_base_train_config}"
     fi
@@ -440,7 +451,7 @@ if run_stage 9; then
     # Translations and CometKiwi scores are cached in ${pseudo_dir}: a rerun only redoes what changed.
     # shellcheck disable=SC2086
     ${lm_cmd} "${pseudo_dir}/make_pseudo_st.log" \
-        ${python} -m espnet_spire.bin.make_pseudo_st --text "data/${train_set}/text" --out_dir "${pseudo_dir}" \
+        ${lm_env} ${python} -m espnet_spire.bin.make_pseudo_st --text "data/${train_set}/text" --out_dir "${pseudo_dir}" \
             --translator_model "${_translator}" --src_lang "${src_lang}" --tgt_langs "${tgt_langs}" \
             --n_direct "${pseudo_st_n_direct}" --n_multiturn "${pseudo_st_n_multiturn}" --seed "${seed}" \
             ${_opts} ${pseudo_st_args}
@@ -519,6 +530,20 @@ if run_stage 12; then
             log "Stage 12: wrote ${_dir}/{${_tasks%,}}/text ($(wc -l < "${_dir}/${task}/text") utterances each)"
         done
     done
+    if [ "${copy_baseline}" = true ]; then
+        # The floor of speech translation: the English transcript itself, given as the translation.
+        for test_set in ${test_sets}; do
+            _dir=${expdir}/copy_transcript/decode_copy/${test_set}
+            _src=data/${test_set}/text.tc.${src_lang}
+            [ -f "${_src}" ] || _src=data/${test_set}/text
+            for task in ${decode_tasks}; do
+                case "${task}" in st_*|multiturn_st_*) ;; *) continue ;; esac
+                mkdir -p "${_dir}/${task}"
+                LC_ALL=C sort "${_src}" > "${_dir}/${task}/text"
+            done
+            log "Stage 12: wrote ${_dir}/<st task>/text (copy-the-transcript baseline, from ${_src})"
+        done
+    fi
 fi
 
 # ---------------------------------------------------------------- stage 13: scoring, RESULTS.md
@@ -570,8 +595,14 @@ if run_stage 13; then
         log "Error: no decode dir with a 'text' under ${expdir}/*/decode_*/{${test_sets// /,}}/ (run stage 12)"
         exit 1
     fi
+    # Settings a reader needs to interpret the numbers, stated in RESULTS.md itself.
+    _notes=()
+    [ "${base_model}" = toy ] && _notes+=(--note "base: the demo's toy base LLM (stage 6, trained on the demo text only), the stand-in for TowerBase.")
+    [ "${pseudo_st_qe_filter}" = false ] && _notes+=(--note "Pseudo-labelled ST was not quality-filtered (--pseudo_st_qe_filter false: no CometKiwi model).")
+    [ "${spbleu}" = false ] && _notes+=(--note "spBLEU not computed (--spbleu false: no local flores200 SentencePiece model); BLEU uses the tokenizers in the signatures below.")
+    [ "${copy_baseline}" = true ] && _notes+=(--note "copy_transcript: the English transcript given as the translation (the floor of ST).")
     # shellcheck disable=SC2086
-    ${python} -m espnet_spire.bin.make_results --exp_dir "${expdir}" --out RESULTS.md ${_ext}
+    ${python} -m espnet_spire.bin.make_results --exp_dir "${expdir}" --out RESULTS.md ${_ext} "${_notes[@]}"
     log "Stage 13: scored ${_n} decode dirs; wrote RESULTS.md"
 fi
 

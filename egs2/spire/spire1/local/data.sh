@@ -8,11 +8,11 @@ log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (local/data.sh) $*" >&2; }
 seed=0                 # Seed of the demo generator (same seed: byte-identical corpus).
 nj=2                   # Parallel synthesis workers.
 prefix=demo            # Data dirs are data/<prefix>_*.
-n_train=2400           # Distinct train sentences (one utterance each by default).
+n_train=4000           # Distinct train sentences (one utterance each by default).
 n_dev=250
 n_test=250
 n_mt=2000              # Text-only parallel sentences.
-n_mono=1500            # Text-only monolingual sentences.
+n_mono=500             # Text-only monolingual sentences.
 train_renderings=1     # Voices per train sentence.
 python=python3
 
