@@ -6,6 +6,7 @@ checked is that every stage writes what the next one needs.
 """
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -35,6 +36,9 @@ def test_every_stage_ran(smoke):
         assert f"(spire.sh:stage {n})" in log, f"stage {n} left no log line"
     assert "Stage 15: skipped" in log
     assert "Successfully finished" in log
+    # issue #6: the smoke configuration runs every stage in under 5 minutes (2 cores)
+    elapsed = int(re.search(r"Successfully finished\. \[elapsed=(\d+)s\]", log).group(1))
+    assert elapsed < 300, f"smoke run took {elapsed} s"
 
 
 def test_decoding_covers_every_test_utterance(smoke):
@@ -53,6 +57,12 @@ def test_results_and_export(smoke):
     results = (work / "RESULTS.md").read_text()
     for model in ("exp/base", "exp/spirebase", "exp/spirefull"):
         assert f"## {model}" in results
+    # the side-by-side summary, with the copy-the-transcript floor and the settings stated
+    summary = results.split("## Summary")[1].split("\n## ")[0]
+    rows = [ln.split("|")[1] for ln in summary.splitlines() if ln.startswith("|exp/")]
+    assert rows == ["exp/base", "exp/copy_transcript", "exp/spirebase", "exp/spirefull"]
+    assert "MT BLEU % of base" in summary
+    assert "not quality-filtered" in results and "spBLEU not computed" in results
     export = work / "exp/spirefull/export/hf"
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
