@@ -61,7 +61,8 @@ def test_results_and_export(smoke):
     summary = results.split("## Summary")[1].split("\n## ")[0]
     rows = [ln.split("|")[1] for ln in summary.splitlines() if ln.startswith("|exp/")]
     assert rows == ["exp/base", "exp/copy_transcript", "exp/spirebase", "exp/spirefull"]
-    assert "MT BLEU % of base" in summary
+    assert "MT en-xx BLEU" in summary and "MT xx-en BLEU" in summary
+    # "% of base" needs a base with MT BLEU > 0, which the smoke-scale base may not reach
     assert "not quality-filtered" in results and "spBLEU not computed" in results
     export = work / "exp/spirefull/export/hf"
     from transformers import AutoModelForCausalLM, AutoTokenizer
