@@ -120,6 +120,31 @@ def test_packing_padding_and_masks(setup):
     assert 0 <= stats["padding_share"] < 0.3
 
 
+def test_units_as_context_only(setup, tmp_path):
+    """loss_on_units=False: same sequences, mask 0 exactly on the unit tokens and the BOS."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(setup["tok_base"])
+    unit0 = tok.convert_tokens_to_ids(pua(0))
+    root = setup["root"]
+    cfg = CptConfig(max_len=MAX_LEN, speech_text_ratio=2.0, seed=3, mt_langs=("de", "fr"), loss_on_units=False)
+    out = str(tmp_path / "ctx")
+    stats = build_cpt_data(setup["tok_base"], out, cfg, [(os.path.join(root, "units"), os.path.join(root, "text"))],
+                           [os.path.join(root, "mt")], [os.path.join(root, "mono", "text.tc.de")])
+    full = {k: (ids, mask) for k, ids, mask in read_split(setup["out"])}
+    n_units = 0
+    for key, ids, mask in read_split(out):
+        ref_ids, ref_mask = full[key]
+        assert list(ids) == list(ref_ids)
+        for t, m, rm in zip(ids, mask, ref_mask):
+            is_unit = unit0 <= t < unit0 + K
+            n_units += is_unit
+            assert m == (0 if is_unit else rm)
+    assert n_units > 0
+    assert stats["loss_tokens"] == setup["stats"]["loss_tokens"] - n_units
+    assert stats["config"]["loss_on_units"] is False
+
+
 def test_speech_text_ratio(setup):
     s = setup["stats"]
     assert s["ratio_target"] == 2.0

@@ -35,6 +35,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--pad_to_max_len", type=str2bool, default=True)
     p.add_argument("--pack_window", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--loss_on_units", type=str2bool, default=True,
+                   help="train on the unit tokens too (paper); false: units are context only")
     p.add_argument("--key_prefix", default="cpt")
     p.add_argument("--speech_prefix", default="Speech:", help="CPT ASR format: text before the units")
     p.add_argument("--unit_sep", default="", help="between the speech prefix and the units")
@@ -61,6 +63,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         mt_langs=split_words(args.mt_langs),
         mt_directions=args.mt_directions,
         key_prefix=args.key_prefix,
+        loss_on_units=args.loss_on_units,
         fmt=CptFormat(args.speech_prefix, args.unit_sep, args.field_sep, args.answer_sep),
     )
     build_cpt_data(args.tokenizer_dir, args.output_dir, cfg, list(zip(args.asr_units, args.asr_text)),

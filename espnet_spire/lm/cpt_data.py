@@ -18,7 +18,9 @@ Packing
     Each document becomes ``<s> ids </s>``; whole documents are packed first-fit (over a window of
     open sequences) into sequences of at most ``max_len`` tokens and padded with the pad id. No
     document is split; longer ones are skipped. Loss mask: 1 on every real token except the BOS
-    (nothing predicts a document start), 0 on padding.
+    (nothing predicts a document start), 0 on padding. With ``loss_on_units=False`` the unit
+    tokens are context only (mask 0): the paper trains on them (default), but in a toy model they
+    are most of the tokens and their loss drowns the transcript's (see the demo config).
 
 Skipped examples (with reasons in ``skipped``): text with unit characters / ``<extra_id_N>`` /
 ChatML markers (text policy), empty or malformed units, empty text, missing pair, too long.
@@ -70,6 +72,7 @@ class CptConfig:
     mt_directions: str = "both"  # both | en2xx | xx2en
     key_prefix: str = "cpt"
     batch_size: int = 1024
+    loss_on_units: bool = True  # False: unit tokens get loss mask 0 (context only)
     fmt: CptFormat = field(default_factory=CptFormat)
 
 
@@ -299,6 +302,10 @@ def build_cpt_data(tokenizer_dir: str, output_dir: str, cfg: CptConfig,
     keep, mix_info = mix(docs, lengths, cfg.speech_text_ratio, cfg.max_tokens, cfg.seed)
     bins = pack([lengths[i] for i in keep], cfg.max_len, cfg.pack_window)
 
+    if not cfg.loss_on_units and num_units is None:
+        raise ValueError(f"loss_on_units=False needs the unit id range: {tokenizer_dir} has no {INFO_FILE}")
+    unit_lo = TokenizerInfo.load(tokenizer_dir).unit_offset if not cfg.loss_on_units else 0
+    unit_hi = unit_lo + (num_units or 0)
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     has_bos = tok.bos_token_id is not None
     writer = SplitWriter(output_dir)
@@ -311,7 +318,12 @@ def build_cpt_data(tokenizer_dir: str, output_dir: str, cfg: CptConfig,
             for j in b:
                 arr = token_arrays[keep[j]]
                 ids.extend(arr.tolist())
-                mask.extend(([0] if has_bos else []) + [1] * (len(arr) - (1 if has_bos else 0)))
+                doc_mask = np.ones(len(arr), dtype=np.int32)
+                if has_bos:
+                    doc_mask[0] = 0
+                if not cfg.loss_on_units:
+                    doc_mask[(arr >= unit_lo) & (arr < unit_hi)] = 0
+                mask.extend(doc_mask.tolist())
             if cfg.pad_to_max_len:
                 pad_tokens += cfg.max_len - len(ids)
                 mask.extend([0] * (cfg.max_len - len(ids)))

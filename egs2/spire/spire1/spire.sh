@@ -67,6 +67,7 @@ mt_train_set=""             # data/<set> with aligned text.tc.<lang>: MT text fo
 mono_set=""                 # data/<set> with text.tc.<lang>: monolingual text for CPT.
 cpt_ratio=5:1               # Speech:text token ratio of the CPT mixture (SPIRE: 5B:1B).
 cpt_max_len=4096            # Packed CPT sequence length.
+cpt_data_opts=""            # Extra options of the CPT data builder (make_cpt_data), e.g. "--loss_on_units false".
 cpt_config=conf/train_cpt_spire.yaml  # CPT training config (SpireBase).
 cpt_args=""                 # Extra options of the CPT training.
 it_config=conf/train_it_spire.yaml    # IT training config.
@@ -133,7 +134,7 @@ Options:
   --nclusters, --kmeans_tag, --kmeans_model, --kmeans_portion, --kmeans_max_frames,
   --kmeans_batch_size, --kmeans_max_iter, --kmeans_backend, --dsu_format, --dedup,
   --base_model, --toy_base_config, --toy_base_train_config, --toy_base_data_opts, --init_strategy, --lm_seed,
-  --mt_train_set, --mono_set, --cpt_ratio, --cpt_max_len, --cpt_config, --cpt_args, --it_config,
+  --mt_train_set, --mono_set, --cpt_ratio, --cpt_max_len, --cpt_data_opts, --cpt_config, --cpt_args, --it_config,
   --it_args, --it_max_len, --lm_nthreads, --lm_launcher, --variants, --towerblocks, --prompt_style, --decode_tasks, --decode_tag,
   --decode_batch_size, --decode_dtype, --decode_base, --copy_baseline, --pseudo_st_translator, --pseudo_st_qe_model,
   --pseudo_st_qe_filter, --pseudo_st_threshold, --pseudo_st_n_direct, --pseudo_st_n_multiturn,
@@ -413,13 +414,13 @@ if run_stage 7; then
         --output_dir "${dumpdir}/lm/cpt/train" \
         --asr_units "${dumpdir}/units/${train_set}/units" --asr_text "data/${train_set}/text" \
         ${_mt_args} --src_lang "${src_lang}" $(mono_args "${mono_set}") \
-        --speech_text_ratio "${cpt_ratio}" --max_len "${cpt_max_len}" --seed "${seed}"
+        --speech_text_ratio "${cpt_ratio}" --max_len "${cpt_max_len}" --seed "${seed}" ${cpt_data_opts}
     # shellcheck disable=SC2086
     ${python} -m espnet_spire.bin.make_cpt_data --tokenizer_dir "${tok_dir}/base" \
         --output_dir "${dumpdir}/lm/cpt/valid" \
         --asr_units "${dumpdir}/units/${valid_set}/units" --asr_text "data/${valid_set}/text" \
         --mt_dir "data/${valid_set}" --mt_langs ${tgt_langs} --src_lang "${src_lang}" \
-        --speech_text_ratio none --max_len "${cpt_max_len}" --seed "${seed}"
+        --speech_text_ratio none --max_len "${cpt_max_len}" --seed "${seed}" ${cpt_data_opts}
     log "Stage 7: wrote ${dumpdir}/lm/cpt/{train,valid}: $(tr -d '\n' < "${dumpdir}/lm/cpt/train/stats.json" | cut -c1-300)"
 fi
 
