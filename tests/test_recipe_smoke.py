@@ -74,3 +74,26 @@ def test_results_and_export(smoke):
     assert (work / "exp/spirefull/spirefull.tar.gz").stat().st_size > 0
     report = json.loads((work / "dump/pseudo_st/demo_train/report.json").read_text())
     assert report  # stage 9 wrote its report (filter off, as conf/demo.conf says)
+
+
+def test_cpt_units_are_context_only(smoke):
+    """conf/demo.conf (read by the smoke run) trains CPT on the transcripts and text, not the units."""
+    work, _ = smoke
+    stats = json.loads((work / "dump/lm/cpt/train/stats.json").read_text())
+    assert stats["config"]["loss_on_units"] is False
+    assert stats["loss_tokens"] < stats["real_tokens"] - stats["sources"]["asr"]["tokens"] // 2
+
+
+def test_rerun_keeps_the_training_log(smoke):
+    """Running a finished training stage again resumes (nothing to do) and keeps the first log.
+
+    Last in this file: it adds a second stage-8 run to the shared smoke directory.
+    """
+    work, _ = smoke
+    first = (work / "exp/spirebase/train.log").read_text()
+    out = subprocess.run(["./run.sh", "--config", "conf/smoke.conf", "--stage", "8", "--stop_stage", "8"],
+                         cwd=work, env=ENV, capture_output=True, text=True)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
+    assert (work / "exp/spirebase/train.log.1").read_text() == first
+    assert "kept the previous log as exp/spirebase/train.log.1" in out.stderr
+    assert (work / "exp/spirebase/train.log").is_file()

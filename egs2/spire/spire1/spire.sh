@@ -346,6 +346,13 @@ train_lm() {
         *) log "Error: --lm_launcher must be espnet, torchrun or deepspeed"; exit 2 ;;
     esac
     mkdir -p "${exp}"
+    # A rerun (e.g. resuming, or a finished model met again) must not wipe the earlier log.
+    if [ -f "${exp}/train.log" ]; then
+        local n=1
+        while [ -e "${exp}/train.log.${n}" ]; do n=$((n + 1)); done
+        mv "${exp}/train.log" "${exp}/train.log.${n}"
+        log "kept the previous log as ${exp}/train.log.${n}"
+    fi
     log "training ${exp} from ${init} on ${data} (${config}, ${lm_launcher}); log: ${exp}/train.log"
     # shellcheck disable=SC2046,SC2086
     ${lm_cmd} "${exp}/train.log" \
