@@ -15,9 +15,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-AN4_TAR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mini_an4", "downloads.tar.gz")
-if not os.path.isfile(AN4_TAR):
-    AN4_TAR = "/work/shared/data/mini_an4/downloads.tar.gz"
+from _shared_data import shared_data
 
 _TMP = tempfile.TemporaryDirectory(prefix="units_tests_")
 
@@ -28,7 +26,7 @@ def an4_wavs() -> List[Tuple[str, str]]:
     import soundfile as sf
 
     root = os.path.join(_TMP.name, "an4")
-    with tarfile.open(AN4_TAR) as tar:
+    with tarfile.open(shared_data("mini_an4", "downloads.tar.gz")) as tar:
         members = [m for m in tar.getmembers() if m.name.endswith(".sph")]
         tar.extractall(root, members=members, filter="data")
     out = []

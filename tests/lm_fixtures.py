@@ -2,7 +2,7 @@
 
 * a Llama-style sentencepiece model (BPE, byte fallback, identity normalisation, no whitespace
   collapsing, digits split) trained on a few hundred NTREX lines in ten languages, read-only from
-  ``../shared/data/ntrex`` (falls back to a built-in text when that folder is absent);
+  ``../shared/data/ntrex``;
 * a random ``LlamaForCausalLM`` (hidden 64, 2 layers, 4 heads, 2 KV heads) sized to it.
 """
 
@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from typing import Dict, List, Optional
 
-NTREX_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "ntrex")
+from _shared_data import shared_data
+
 NTREX_FILES: Dict[str, str] = {
     "en": "eng", "de": "deu", "fr": "fra", "es": "spa", "it": "ita",
     "pt": "por", "nl": "nld", "ru": "rus", "zh": "zho-CN", "ko": "kor",
@@ -32,29 +33,13 @@ def limit_threads() -> None:
 
 limit_threads()
 
-_FALLBACK = [
-    "The quick brown fox jumps over the lazy dog.",
-    "Der schnelle braune Fuchs springt über den faulen Hund.",
-    "Le renard brun rapide saute par-dessus le chien paresseux.",
-    "El rápido zorro marrón salta sobre el perro perezoso.",
-    "La volpe marrone veloce salta sopra il cane pigro.",
-    "A rápida raposa marrom pula sobre o cão preguiçoso.",
-    "De snelle bruine vos springt over de luie hond.",
-    "Быстрая коричневая лиса прыгает через ленивую собаку.",
-    "敏捷的棕色狐狸跳过了懒狗。",
-    "빠른 갈색 여우가 게으른 개를 뛰어넘는다.",
-]
-
 
 def ntrex_lines(lang: str, n: int = 30, start: int = 0) -> List[str]:
-    """First ``n`` NTREX lines of ``lang`` (two-letter code), stripped; fallback text offline."""
-    path = os.path.join(NTREX_DIR, f"newstest2019.{NTREX_FILES[lang]}.txt")
-    if os.path.isfile(path):
-        with open(path, encoding="utf-8") as f:
-            lines = [ln.strip() for ln in f.read().splitlines() if ln.strip()]
-        return lines[start:start + n]
-    idx = list(NTREX_FILES).index(lang)
-    return [_FALLBACK[idx]] * n
+    """First ``n`` NTREX lines of ``lang`` (two-letter code), stripped."""
+    path = shared_data("ntrex", f"newstest2019.{NTREX_FILES[lang]}.txt")
+    with open(path, encoding="utf-8") as f:
+        lines = [ln.strip() for ln in f.read().splitlines() if ln.strip()]
+    return lines[start:start + n]
 
 
 def training_lines(per_lang: int = 40) -> List[str]:

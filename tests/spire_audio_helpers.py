@@ -14,14 +14,12 @@ from typing import Dict, Iterable, Mapping, Optional, Tuple
 import numpy as np
 import soundfile as sf
 
-MINI_AN4 = Path(__file__).resolve().parents[2] / "shared" / "data" / "mini_an4" / "downloads.tar.gz"
-if not MINI_AN4.is_file():  # layout of the lead's checkout: /work/shared next to /work/main
-    MINI_AN4 = Path("/work/shared/data/mini_an4/downloads.tar.gz")
+from _shared_data import shared_data
 
 
 def extract_mini_an4(dest: Path) -> Dict[str, Tuple[Path, str]]:
     """Extract AN4 to ``dest``; return ``{spk-utt id: (sph path, transcript)}`` (7 utterances)."""
-    with tarfile.open(MINI_AN4) as tar:
+    with tarfile.open(shared_data("mini_an4", "downloads.tar.gz")) as tar:
         tar.extractall(dest, filter="data")
     etc = dest / "downloads" / "an4" / "etc"
     texts: Dict[str, str] = {}

@@ -18,17 +18,15 @@ from pathlib import Path
 
 import pytest
 
+from _shared_data import shared_data
 from espnet_spire.bin import score_decode_dir
 from espnet_spire.scoring import bleu
 
-NTREX = Path(__file__).resolve().parents[2] / "shared" / "data" / "ntrex"
-if not NTREX.is_dir():
-    NTREX = Path("/work/shared/data/ntrex")
 LANGS = {"deu": "de", "zho-CN": "zh", "kor": "ko"}
 
 
 def _ntrex(lang: str):
-    return (NTREX / f"newstest2019.{lang}.txt").read_text(encoding="utf-8").splitlines()
+    return shared_data("ntrex", f"newstest2019.{lang}.txt").read_text(encoding="utf-8").splitlines()
 
 
 def _perturb(lines, seed):
@@ -54,7 +52,7 @@ def spm_model(tmp_path_factory):
     d = tmp_path_factory.mktemp("spm")
     text = d / "train.txt"
     lines = []
-    for f in sorted(NTREX.glob("newstest2019.*.txt")):
+    for f in sorted(shared_data("ntrex").glob("newstest2019.*.txt")):
         lines += f.read_text(encoding="utf-8").splitlines()
     text.write_text("\n".join(lines) + "\n", encoding="utf-8")
     spm.SentencePieceTrainer.train(
@@ -81,7 +79,7 @@ def files(tmp_path_factory):
         ref = _ntrex(lang)
         hyp = _perturb(ref, k)
         (d / f"hyp.{code}").write_text("\n".join(hyp) + "\n", encoding="utf-8")
-        out[code] = (NTREX / f"newstest2019.{lang}.txt", d / f"hyp.{code}", ref, hyp)
+        out[code] = (shared_data("ntrex", f"newstest2019.{lang}.txt"), d / f"hyp.{code}", ref, hyp)
     return out
 
 
