@@ -1,7 +1,7 @@
 """COMET-22 / CometKiwi through the separate COMET environment, with REAL tiny checkpoints.
 
-The COMET environment (tools/comet_venv) is installed by tools/install_comet.sh when missing
-(1-4 minutes); a failed installation fails these tests.  The tiny models are built with
+The COMET environment (tools/comet_venv) comes from `make install-comet`; without it the tests
+that need it skip, and fail under CI=true.  The tiny models are built with
 unbabel-comet itself (tests/_comet_helpers.py), so the whole path is real: checkpoint loading,
 tokenisation, the regression heads, ``predict``.
 """
