@@ -15,9 +15,9 @@ agree. Usage::
 from __future__ import annotations
 
 import argparse
-import random
 import json
 import os
+import random
 import sys
 import tempfile
 import time

@@ -129,7 +129,7 @@ def main() -> None:
 
     print(f"\nLabelling throughput ({args.utts} utterances, {seconds:.1f} s of audio, "
           f"{args.threads} threads)")
-    print(f"| features | ours (audio s / s) | one-by-one loop (audio s / s) | ratio | same labels |")
+    print("| features | ours (audio s / s) | one-by-one loop (audio s / s) | ratio | same labels |")
     print("|---|---|---|---|---|")
     for name, a, b, same in rows:
         print(f"| {name} | {a:.1f} | {b:.1f} | {a / b:.2f}x | {same} |")

@@ -43,6 +43,8 @@ def base_run(models):
     return comet.run_comet(SRC, MT, REF, models["comet"], batch_size=2)
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_comet22_and_kiwi_scores(models, base_run):
     r = base_run
     assert len(r.scores) == len(SRC) and all(np.isfinite(r.scores))
@@ -54,6 +56,8 @@ def test_comet22_and_kiwi_scores(models, base_run):
     assert k.system_score == pytest.approx(float(np.mean(k.scores)))
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_same_as_official_comet_score_cli(models, base_run, tmp_path):
     """Our runner == `comet-score` of the COMET environment on the same files and checkpoint."""
     py = Path(ensure_comet_env())
@@ -80,6 +84,8 @@ def test_same_as_official_comet_score_cli(models, base_run, tmp_path):
     assert full.precision == "float32" and full.scores == pytest.approx(ours.scores, abs=1e-3)
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_score_decode_dir_with_comet(models, base_run, tmp_path):
     ids = [f"u{k}" for k in range(len(SRC))]
     data = tmp_path / "data" / "test"
@@ -106,6 +112,8 @@ def test_score_decode_dir_with_comet(models, base_run, tmp_path):
     assert "cometkiwi" in s["metrics"] and (dec / "score_cometkiwi" / "segments.json").is_file()
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_score_comet_cli_plain(models, tmp_path, capsys):
     for name, lines in (("src", SRC), ("mt", MT)):
         (tmp_path / f"{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -131,6 +139,8 @@ def test_clear_errors(tmp_path, monkeypatch):
         comet.find_comet_python(tmp_path / "no_python")
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_encoder_named_by_hub_id_needs_local_copy(models, base_run, tmp_path):
     """Real checkpoints name their encoder by hub id (xlm-roberta-large): offline, loading fails
     with a clear message unless --comet_encoder_dir gives a local copy; with it, same scores."""

@@ -90,7 +90,8 @@ def test_packing_padding_and_masks(setup):
     tok = AutoTokenizer.from_pretrained(setup["tok_base"])
     unit0 = tok.convert_tokens_to_ids(pua(0))
     stats = read_stats(setup["out"])
-    seq2docs = dict(line.split(" ", 1) for line in open(os.path.join(setup["out"], "seq2docs"), encoding="utf-8").read().splitlines())
+    with open(os.path.join(setup["out"], "seq2docs"), encoding="utf-8") as f:
+        seq2docs = dict(line.split(" ", 1) for line in f.read().splitlines())
     n_docs = pads = real = 0
     for key, ids, mask in read_split(setup["out"]):
         docs = split_docs(ids, mask)
@@ -189,7 +190,7 @@ def test_pack_first_fit():
             nextfit, room = nextfit + 1, 256
         room -= n
     assert len(bins) <= nextfit and share < 0.1
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="item 0 has 300 tokens > max_len 256"):
         pack([300], 256)
 
 

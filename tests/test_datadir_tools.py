@@ -22,6 +22,13 @@ def ok(result):
     return result
 
 
+def fails(result, message):
+    """The tool failed and said why: a non-zero exit and ``message`` in its stderr."""
+    assert result.returncode != 0, f"expected a failure, got exit 0:\n{result.stdout}"
+    assert message in result.stderr, result.stderr
+    return result
+
+
 def write(path, lines):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,9 +65,7 @@ def test_utt2spk_to_spk2utt_and_back(tmp_path):
 
 
 def test_utt2spk_to_spk2utt_rejects_bad_lines(tmp_path):
-    result = run("utt2spk_to_spk2utt.sh", cwd=tmp_path, stdin="u1 s\nonly_one_field\n")
-    assert result.returncode != 0
-    assert "line 2" in result.stderr
+    fails(run("utt2spk_to_spk2utt.sh", cwd=tmp_path, stdin="u1 s\nonly_one_field\n"), "line 2")
 
 
 # ---------------------------------------------------------------- split_scp.sh
@@ -79,9 +84,7 @@ def test_split_scp_contiguous_and_balanced(tmp_path, n_lines, n_pieces):
 
 def test_split_scp_too_many_pieces(tmp_path):
     write(tmp_path / "in.scp", ["a 1", "b 2"])
-    result = run("split_scp.sh", "in.scp", "o1", "o2", "o3", cwd=tmp_path)
-    assert result.returncode != 0
-    assert "2 lines into 3 pieces" in result.stderr
+    fails(run("split_scp.sh", "in.scp", "o1", "o2", "o3", cwd=tmp_path), "cannot split 2 lines into 3 pieces")
 
 
 def test_split_scp_by_speaker(tmp_path):
@@ -115,19 +118,16 @@ def test_split_scp_by_speaker_skewed_sizes(tmp_path):
 def test_split_scp_by_speaker_errors(tmp_path):
     write(tmp_path / "utt2spk", ["a1 a", "a2 a", "b1 b"])
     write(tmp_path / "in.scp", ["a1 x", "a2 x", "b1 x"])
-    result = run("split_scp.sh", "--utt2spk", "utt2spk", "in.scp", "o1", "o2", "o3", cwd=tmp_path)
-    assert result.returncode != 0 and "2 speakers into 3 pieces" in result.stderr
+    fails(run("split_scp.sh", "--utt2spk", "utt2spk", "in.scp", "o1", "o2", "o3", cwd=tmp_path),
+          "2 speakers into 3 pieces")
     write(tmp_path / "mixed.scp", ["a1 x", "b1 x", "a2 x"])
-    result = run("split_scp.sh", "--utt2spk", "utt2spk", "mixed.scp", "o1", "o2", cwd=tmp_path)
-    assert result.returncode != 0 and "not contiguous" in result.stderr
+    fails(run("split_scp.sh", "--utt2spk", "utt2spk", "mixed.scp", "o1", "o2", cwd=tmp_path), "not contiguous")
     write(tmp_path / "other.scp", ["a1 x", "c1 x"])
-    result = run("split_scp.sh", "--utt2spk", "utt2spk", "other.scp", "o1", "o2", cwd=tmp_path)
-    assert result.returncode != 0 and "c1" in result.stderr
+    fails(run("split_scp.sh", "--utt2spk", "utt2spk", "other.scp", "o1", "o2", cwd=tmp_path), "c1")
 
 
 def test_split_scp_usage(tmp_path):
-    result = run("split_scp.sh", "only_one_arg", cwd=tmp_path)
-    assert result.returncode != 0 and "Usage" in result.stderr
+    fails(run("split_scp.sh", "only_one_arg", cwd=tmp_path), "Usage")
 
 
 # ---------------------------------------------------------------- filter_scp.sh
@@ -140,8 +140,8 @@ def test_filter_scp(tmp_path):
     assert out == "u2 b c\nu4 e\n"
     out = ok(run("filter_scp.sh", "-f", "2", "ids", cwd=tmp_path, stdin="x u3\ny u2\n")).stdout
     assert out == "x u3\n"
-    assert run("filter_scp.sh", cwd=tmp_path).returncode != 0
-    assert run("filter_scp.sh", "missing_ids", "in.scp", cwd=tmp_path).returncode != 0
+    fails(run("filter_scp.sh", cwd=tmp_path), "Usage:")
+    fails(run("filter_scp.sh", "missing_ids", "in.scp", cwd=tmp_path), "cannot read missing_ids")
 
 
 # ---------------------------------------------------------------- fix_data_dir.sh
@@ -216,12 +216,10 @@ def test_fix_data_dir_with_segments(tmp_path):
 def test_fix_data_dir_errors(tmp_path):
     d = tmp_path / "d"
     write(d / "utt2spk", ["u1 s"])
-    result = run("fix_data_dir.sh", d, cwd=tmp_path)
-    assert result.returncode != 0 and "wav.scp" in result.stderr
+    fails(run("fix_data_dir.sh", d, cwd=tmp_path), "wav.scp")
     write(d / "wav.scp", ["u2 /x.wav"])
-    result = run("fix_data_dir.sh", d, cwd=tmp_path)
-    assert result.returncode != 0 and "no utterance left" in result.stderr
-    assert run("fix_data_dir.sh", cwd=tmp_path).returncode != 0
+    fails(run("fix_data_dir.sh", d, cwd=tmp_path), "no utterance left")
+    fails(run("fix_data_dir.sh", cwd=tmp_path), "Usage:")
 
 
 # ---------------------------------------------------------------- subset_data_dir.sh
@@ -274,11 +272,10 @@ def test_subset_by_lists(tmp_path, src):
 
 
 def test_subset_errors(tmp_path, src):
-    result = run("subset_data_dir.sh", src, 21, "big", cwd=tmp_path)
-    assert result.returncode != 0 and "only 20" in result.stderr
-    assert run("subset_data_dir.sh", src, "x", "bad", cwd=tmp_path).returncode != 0
-    assert run("subset_data_dir.sh", src, 2, src, cwd=tmp_path).returncode != 0
-    assert run("subset_data_dir.sh", "--what", src, 2, "o", cwd=tmp_path).returncode != 0
+    fails(run("subset_data_dir.sh", src, 21, "big", cwd=tmp_path), "only 20")
+    fails(run("subset_data_dir.sh", src, "x", "bad", cwd=tmp_path), "Usage:")
+    fails(run("subset_data_dir.sh", src, 2, src, cwd=tmp_path), "<src-dir> and <dest-dir> are the same")
+    fails(run("subset_data_dir.sh", "--what", src, 2, "o", cwd=tmp_path), "Usage:")
 
 
 # ---------------------------------------------------------------- combine_data.sh
@@ -306,6 +303,5 @@ def test_combine_data_conflicting_ids(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     make_dir(a, [("s1-1", "one")])
     make_dir(b, [("s1-1", "different words")])
-    result = run("combine_data.sh", "out", a, b, cwd=tmp_path)
-    assert result.returncode != 0 and "s1-1" in result.stderr
-    assert run("combine_data.sh", "out", cwd=tmp_path).returncode != 0
+    fails(run("combine_data.sh", "out", a, b, cwd=tmp_path), "s1-1")
+    fails(run("combine_data.sh", "out", cwd=tmp_path), "Usage:")

@@ -52,8 +52,9 @@ def test_parse_task():
     t = parse_task("mt_de_en")
     assert (t.kind, t.src, t.tgt, t.name, t.speech) == ("mt", "de", "en", "mt_de_en", False)
     assert parse_task("multiturn_st_fr").name == "multiturn_st_fr"
-    for bad in ("st", "st_xx", "mt_en", "foo"):
-        with pytest.raises(ValueError):
+    for bad, message in (("st", "unknown task 'st'"), ("st_xx", "unknown language code 'xx'"),
+                         ("mt_en", "unknown task 'mt_en'"), ("foo", "unknown task 'foo'")):
+        with pytest.raises(ValueError, match=message):
             parse_task(bad)
 
 
@@ -157,14 +158,17 @@ def test_decode_task_outputs(setup, model_tok, tmp_path):
     units = dict(line.rstrip("\n").split(" ", 1) for line in open(setup["units"], encoding="utf-8"))
     assert prompts[0]["prompt"] == P.render_chat(P.user_turn(P.asr_prompt(units[prompts[0]["key"]])))
     # batched file output == one-by-one file output
-    decode_task(model, tok, "asr", setup["units"], str(tmp_path / "one"), DecodeConfig(batch_size=1, max_new_tokens=16))
+    decode_task(model, tok, "asr", setup["units"], str(tmp_path / "one"),
+                DecodeConfig(batch_size=1, max_new_tokens=16))
     assert open(str(tmp_path / "one" / "text")).read() == open(os.path.join(out, "asr", "text")).read()
     # MT and multi-turn ST
-    decode_task(model, tok, "mt_en_de", os.path.join(setup["text_dir"], "text.tc.en"), os.path.join(out, "mt_en_de"), cfg)
+    decode_task(model, tok, "mt_en_de", os.path.join(setup["text_dir"], "text.tc.en"),
+                os.path.join(out, "mt_en_de"), cfg)
     p = json.loads(open(os.path.join(out, "mt_en_de", "prompts.jsonl"), encoding="utf-8").readline())["prompt"]
     assert "Translate the following text from English to German.\nEnglish: " in p
     decode_task(model, tok, "multiturn_st_de", setup["units"], os.path.join(out, "mst"), cfg)
-    asr_hyp = dict((line.split(" ", 1) + [""])[:2] for line in open(os.path.join(out, "mst", "asr_text"), encoding="utf-8").read().splitlines())
+    with open(os.path.join(out, "mst", "asr_text"), encoding="utf-8") as f:
+        asr_hyp = dict((line.split(" ", 1) + [""])[:2] for line in f.read().splitlines())
     p = json.loads(open(os.path.join(out, "mst", "prompts.jsonl"), encoding="utf-8").readline())
     assert p["prompt"].endswith("<|im_start|>user\nGerman:<|im_end|>\n<|im_start|>assistant\n")
     assert f"<|im_start|>assistant\n{asr_hyp[p['key']]}<|im_end|>" in p["prompt"]

@@ -22,6 +22,8 @@ from spire_lm_helpers import (
     subprocess_env,
 )
 
+# Two-process DeepSpeed runs (gloo) and a JIT-built op: minutes on 2 cores.
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
 pytest.importorskip("deepspeed")
 DS_CONF = REPO / "egs2/spire/spire1/conf/deepspeed"
 DRIVER = Path(__file__).resolve().parent / "spire_lm_ds_driver.py"

@@ -86,6 +86,7 @@ def test_voices_differ_and_synthesis_is_repeatable(tmp_path):
     assert SynthJob(text, "en-us", 161, 50, tmp_path / "x.wav").digest() != jobs[0].digest()
 
 
+@pytest.mark.integration
 def test_stage1_through_the_recipe(tmp_path):
     """local/data.sh via run.sh --stage 1 --stop_stage 1, on a copy of the recipe."""
     recipe = Path(__file__).resolve().parents[1] / "egs2/spire/spire1"

@@ -76,6 +76,7 @@ def test_pools_are_deterministic_and_depend_on_the_seed():
     assert a.train != c.train
 
 
+@pytest.mark.slow
 def test_every_meaning_renders_in_every_language():
     # The full grammar is large; render a seeded sample of every template.
     by_template = {}
@@ -191,7 +192,7 @@ def test_korean_particles_follow_the_final_consonant():
     assert particle("개", "subject") == "개가"
     assert particle("사과", "object") == "사과를"
     assert particle("소년", "topic") == "소년은"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a Hangul syllable at the end of 'abc'"):
         particle("abc", "topic")
 
 

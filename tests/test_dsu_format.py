@@ -79,13 +79,15 @@ def test_padding_removed_before_dedup():
 def test_pua_range():
     assert PUA_MAX_INDEX == 65533
     assert unicodedata.category(pua(65533)) == "Co"
-    for bad in (65534, -1):
-        with pytest.raises(ValueError):
+    for bad, message in ((65534, "exceeds the largest id 65533"), (-1, "unit id -1 is negative")):
+        with pytest.raises(ValueError, match=message):
             pua(bad)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="unit id must be an integer, got float"):
         pua(1.0)
-    for bad in ("\U000ffffe", "a", "\U000f0000\U000f0001", ""):
-        with pytest.raises(ValueError):
+    for bad, message in (("\U000ffffe", "character U\\+FFFFE is not a DSU"), ("a", "character U\\+0061 is not a DSU"),
+                         ("\U000f0000\U000f0001", "depua expects a single character"),
+                         ("", "depua expects a single character, got ''")):
+        with pytest.raises(ValueError, match=message):
             depua(bad)
 
 
@@ -94,14 +96,14 @@ def test_unit_id_must_be_below_k(fmt):
     assert indices2dsus([0, 4], fmt, num_units=5)
     with pytest.raises(ValueError, match="outside"):
         indices2dsus([0, 5], fmt, num_units=5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unit id -3 is negative"):
         indices2dsus([-3], fmt)
 
 
 def test_detokenize_rejects_other_negatives_and_checks_k():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="invalid label -2: only -1 \\(padding\\) may be negative"):
         detokenize([[1, -2]])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"unit id 9 is outside \[0, 5\)"):
         detokenize([[1, 9]], num_units=5)
 
 
@@ -110,10 +112,10 @@ def test_round_trip(fmt):
     ids = [0, 17, 17, 4999, 3]
     assert dsus2indices(indices2dsus(ids, fmt), fmt) == ids
     assert dsus2indices("", fmt) == []
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"unit id 7 is outside \[0, 5\)"):
         dsus2indices(indices2dsus([7], fmt), fmt, num_units=5)
 
 
 def test_unknown_format():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown DSU format 'cjk'"):
         indices2dsus([1], "cjk")

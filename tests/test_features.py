@@ -164,7 +164,7 @@ def test_bf16_option(models):
 def test_bad_layer_and_missing_model(models, tmp_path):
     with pytest.raises(ValueError, match="layer 4"):
         HFSSLExtractor(models["hubert", True], layer=4)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="SSL model dir not found"):
         HFSSLExtractor(str(tmp_path / "nope"), layer=1)
     with pytest.raises(ValueError, match="ssl_model"):
         build_extractor(FeatureConfig(feature_type="hf_ssl"))

@@ -210,7 +210,7 @@ def test_too_many_failures_fail_the_merge(formatted, mixed_dir, tmp_path):
     assert proc.returncode == 1 and "--max_failed_ratio 5.0%" in proc.stderr
     merge_jobs(mixed_dir, out, 3, max_failed_ratio=0.36)
     assert (out / "wav.scp").exists()
-    with pytest.raises(FormatError):
+    with pytest.raises(FormatError, match=r"6 of 17 utterances failed \(35.3% > --max_failed_ratio 35.0%\)"):
         merge_jobs(mixed_dir, out, 3, max_failed_ratio=0.35)
 
 
@@ -320,13 +320,15 @@ def test_merge_refuses_incomplete_or_mismatched_jobs(mixed_dir, tmp_path):
         run_format_job(mixed_dir, ["nope"], tmp_path / "o", 3)
 
 
-def test_cli_usage_errors(mixed_dir, tmp_path):
+def test_cli_usage_errors(mixed_dir, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["--data_dir", str(mixed_dir), "--out_dir", str(tmp_path)])
     assert e.value.code == 2
+    assert "error: job mode needs --key_file and --job" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         cli.main(["--merge", "--data_dir", str(mixed_dir), "--out_dir", str(tmp_path)])
     assert e.value.code == 2
+    assert "error: --merge needs --nj N (N >= 1)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("orig", [8000, 11025, 22050, 44100, 48000])

@@ -32,19 +32,24 @@ def data(tmp_path_factory):
     rng = np.random.default_rng(1)
     n = 12
     ids = [f"utt{i:02d}" for i in range(n)]
-    write(os.path.join(root, "dump/units/train/units"), [f"{u} {F.random_units(rng, 20 + i, K)}" for i, u in enumerate(ids)])
+    write(os.path.join(root, "dump/units/train/units"),
+          [f"{u} {F.random_units(rng, 20 + i, K)}" for i, u in enumerate(ids)])
     en = F.ntrex_lines("en", n)
     en[5] = en[5] + " " + pua(4)  # unit character leaked into a transcript
     write(os.path.join(root, "data/train/text"), [f"{u} {t}" for u, t in zip(ids, en)])
     for lang in LANGS:
-        write(os.path.join(root, f"data/train/text.tc.{lang}"), [f"{u} {t}" for u, t in zip(ids, F.ntrex_lines(lang, n))])
+        write(os.path.join(root, f"data/train/text.tc.{lang}"),
+              [f"{u} {t}" for u, t in zip(ids, F.ntrex_lines(lang, n))])
         for use in ("direct", "multiturn"):  # stage 9's layout
             write(os.path.join(root, f"pseudo/{use}/text.tc.{lang}"),
                   [f"{u} pseudo {t}" for u, t in zip(ids, F.ntrex_lines(lang, n))])
-        write(os.path.join(root, f"data/mt/text.tc.{lang}"), [f"m{i} {t}" for i, t in enumerate(F.ntrex_lines(lang, 8, start=20))])
-    write(os.path.join(root, "data/mt/text.tc.en"), [f"m{i} {t}" for i, t in enumerate(F.ntrex_lines("en", 8, start=20))])
+        write(os.path.join(root, f"data/mt/text.tc.{lang}"),
+              [f"m{i} {t}" for i, t in enumerate(F.ntrex_lines(lang, 8, start=20))])
+    write(os.path.join(root, "data/mt/text.tc.en"),
+          [f"m{i} {t}" for i, t in enumerate(F.ntrex_lines("en", 8, start=20))])
     blocks = [
-        {"conversations": [{"from": "human", "value": "Translate to German: Good morning."}, {"from": "gpt", "value": "Guten Morgen."}]},
+        {"conversations": [{"from": "human", "value": "Translate to German: Good morning."},
+                           {"from": "gpt", "value": "Guten Morgen."}]},
         {"conversations": [{"from": "system", "value": "Be brief."}, {"from": "human", "value": "Fix: teh cat"},
                            {"from": "gpt", "value": "the cat"}, {"from": "human", "value": "And: a dgo"},
                            {"from": "gpt", "value": "a dog"}]},

@@ -93,14 +93,15 @@ def test_dimension_mismatch_names_the_file(tmp_path):
         model.check_dim(1024)
     with pytest.raises(ValueError, match="dimension"):
         Assigner(model.centers)(np.zeros((3, 40), dtype=np.float32))
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="k-means model not found: .*missing.npy"):
         load_kmeans(str(tmp_path / "missing.npy"))
 
 
 def test_provenance_checks(tmp_path):
     x = blobs()
     km = sklearn_model_from_centers(x[:12])
-    feature = {"feature_type": "hf_ssl", "dim": 6, "weights_sha256": "abc", "config_sha256": "def", "layer": 22, "normalize": True}
+    feature = {"feature_type": "hf_ssl", "dim": 6, "weights_sha256": "abc", "config_sha256": "def", "layer": 22,
+               "normalize": True}
     save_kmeans(km, str(tmp_path), small_cfg(), {}, feature, [])
     model = load_kmeans(str(tmp_path))
     model.check_features(dict(feature))

@@ -241,5 +241,6 @@ def test_ark_dump_and_module_entry_points(data, tmp_path):
     assert learn_kmeans.main(["--feats", str(out / "feats.scp"), "--output_dir", str(tmp_path / "km"),
                               "--n_clusters", "4", "--batch_size", "32", "--max_iter", "2"]) == 0
     for mod in ("label_units", "dump_ssl_feats", "learn_kmeans"):
-        res = subprocess.run([sys.executable, "-m", f"espnet_spire.bin.{mod}", "--help"], capture_output=True, text=True)
+        res = subprocess.run([sys.executable, "-m", f"espnet_spire.bin.{mod}", "--help"],
+                             capture_output=True, text=True)
         assert res.returncode == 0 and "usage" in res.stdout

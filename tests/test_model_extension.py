@@ -113,7 +113,7 @@ def test_other_strategies(strategy):
         assert abs(w[OLD:].std().item() - model.config.initializer_range) < 0.005
     else:  # HF mean resizing puts new rows near the old mean
         assert (w[OLD:].mean(0) - old.mean(0)).abs().max() < 0.05
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="strategy must be one of .*got 'bogus'"):
         extend_embeddings(anisotropic_model(), 1057, "bogus")
 
 

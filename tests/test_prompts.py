@@ -38,7 +38,7 @@ def test_vector_12_bug_b1_never_reproduced():
     assert "\n\n" not in p
     assert p == chat(P.asr_prompt(D))
     assert "\n\n" not in P.mt_prompt("Hello world.\n", "en", "de")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="units contains a line break"):
         P.asr_prompt(D + "\nEnglish:")  # embedded line breaks are refused
 
 
@@ -59,7 +59,7 @@ def test_vector_13_direct_st_all_languages():
         assert P.st_prompt(D, code) == f"Speech: {D}\n{name}:"
         assert lang_name(code) == name == LANG_NAMES[code]
     assert lang_name("zh-CN") == "Chinese"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown language code 'xx'"):
         lang_name("xx")
 
 
@@ -125,6 +125,6 @@ def test_cpt_prompts_for_base_models_stop_where_the_answer_starts():
     assert cpt_mt_text("a", "b", "en", "de") == cpt_prompt("a", "en", "de", False) + " b"
     style = PromptStyle.from_name("cpt")
     assert build_messages(Task("st", "en", "de"), d, style)[0]["content"] == "Speech:" + d + " German:"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="multi-turn ST needs an instruct model"):
         build_messages(Task("multiturn_st", "en", "de"), d, style, "hi")
     assert CptFormat().field_sep == " "

@@ -25,7 +25,7 @@ def test_qe_filter_keeps_exactly_at_or_above_threshold():
     assert P.qe_filter(ids, scores, 0.85) == ["u0", "u1", "u5", "u7"]
     assert P.qe_filter(ids, scores, -1.0) == [i for i, s in zip(ids, scores) if not math.isnan(s)]
     assert P.qe_filter(ids, scores, 2.0) == []
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=f"{len(ids)} ids but 3 scores"):
         P.qe_filter(ids, scores[:3], 0.5)
 
 

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# Kills and resumes a real stage-5 run of the recipe.
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "egs2/spire/spire1"
 ENV = {"PATH": "/usr/bin:/bin", "SPIRE_ROOT": str(ROOT)}

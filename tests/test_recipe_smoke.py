@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+# Every stage of the recipe end to end: several minutes.
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "egs2/spire/spire1"
 ENV = {"PATH": "/usr/bin:/bin", "SPIRE_ROOT": str(ROOT)}

@@ -113,8 +113,10 @@ def test_external_without_scores_fails(tmp_path, capsys):
         make_results.main(["--exp_dir", str(tmp_path / "exp"), "--out", str(tmp_path / "R.md"),
                            "--external", f"sys={tmp_path / 'ext'}"])
     assert e.value.code == 1 and "no scores.json" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as e:
         make_results.main(["--external", "no_equals_sign"])
+    assert e.value.code == 2
+    assert "--external expects NAME=DIR, got 'no_equals_sign'" in capsys.readouterr().err
 
 
 def _scores(root, model, task, **metrics):

@@ -38,6 +38,8 @@ def _wait_for(path, proc, timeout):
     return False
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, one_thread, caplog):
     from espnet_spire.tasks.spire_lm import SpireLMTask
 

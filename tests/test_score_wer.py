@@ -38,7 +38,7 @@ def test_vector18_normalizers():
     basic = get_normalizer("basic")
     assert basic("Hello, Mr. Smith! It's 5 o'clock.\n") == "hello mr smith it s 5 o clock "
     assert get_normalizer("none")("Hello, World") == "Hello, World"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown text normaliser 'klingon'"):
         get_normalizer("klingon")
 
 
@@ -188,10 +188,12 @@ def test_score_decode_dir_asr(tmp_path, sclite, capsys):
     assert s2["wer_sum_avg"] == s["wer_sum_avg"]
 
 
-def test_score_decode_dir_rejects_wrong_reference(tmp_path):
+def test_score_decode_dir_rejects_wrong_reference(tmp_path, capsys):
     data = tmp_path / "data"
     _write(data / "text", ["a-1 hello"])
     dec = tmp_path / "dec" / "asr"
     _write(dec / "text", ["b-9 hello"])
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as e:
         score_decode_dir.main(["--task", "asr", "--ref", str(data / "text"), "--hyp_dir", str(dec)])
+    assert e.value.code == 1
+    assert "1 hypothesis ids are not in the reference, e.g. ['b-9']" in capsys.readouterr().err

@@ -63,8 +63,10 @@ def test_parser_registries_and_required_model_dir(task, capsys):
     assert "spire_text_int" in dataset.DATA_TYPES
     assert "model_dir" in args.required
     # --model_dir is required (like ESPnet's --token_list for the LM task)
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as e:
         task.check_required_command_args(parser.parse_args(["--output_dir", "x"]))
+    assert e.value.code == 2
+    assert "the following arguments are required: --model_dir" in capsys.readouterr().err
     assert task.required_data_names() == ("input_ids", "loss_mask")
 
 
@@ -147,7 +149,7 @@ def test_collate_pads_ids_with_pad_id_and_mask_with_zero():
     assert batch["attention_mask"].tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
     assert batch["input_ids_lengths"].tolist() == [3, 5]
     assert batch["input_ids"].dtype == torch.long
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="c: loss_mask has 1 values, input_ids 2"):
         SpireLMCollateFn(0)([("c", dict(input_ids=np.array([1, 2]), loss_mask=np.array([1])))])
 
 
@@ -157,20 +159,19 @@ def test_preprocess_checks():
     pre = SpireLMPreprocessor(vocab_size=10, max_len=4)
     out = pre("u", dict(input_ids=np.array([1, 2, 3]), loss_mask=np.array([0, 1, 1])))
     assert out["loss_mask"].tolist() == [0, 1, 1]
-    for bad in (
-        dict(input_ids=np.array([1, 12]), loss_mask=np.array([0, 1])),  # id out of range
-        dict(input_ids=np.array([1, 2]), loss_mask=np.array([0, 1, 1])),  # length mismatch
-        dict(input_ids=np.array([1, 2]), loss_mask=np.array([0, 2])),  # not 0/1
-        dict(input_ids=np.array([1, 2, 3, 4, 5]), loss_mask=np.array([1] * 5)),  # > max_len
+    for bad, message in (
+        (dict(input_ids=np.array([1, 12]), loss_mask=np.array([0, 1])), r"token id out of range \[0, 10\)"),
+        (dict(input_ids=np.array([1, 2]), loss_mask=np.array([0, 1, 1])), "loss_mask has 3 values, input_ids 2"),
+        (dict(input_ids=np.array([1, 2]), loss_mask=np.array([0, 2])), "loss_mask must be 0/1"),
+        (dict(input_ids=np.array([1, 2, 3, 4, 5]), loss_mask=np.array([1] * 5)), "5 tokens > --max_len 4"),
     ):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=f"^u: {message}"):
             pre("u", bad)
 
 
 def test_max_len_drops_long_samples_from_the_shape_file(tmp_path):
-    from spire_lm_helpers import write_split
-
     from espnet_spire.train.data import prepare_shape_files
+    from spire_lm_helpers import write_split
 
     d = write_split(tmp_path / "d", [([1] * n, [1] * n) for n in (3, 9, 5, 12)])
     spec = [(str(d / "input_ids"), "input_ids", "spire_text_int")]
@@ -301,6 +302,7 @@ def _hf_logits(model_dir, ids):
         return m(input_ids=ids).logits
 
 
+@pytest.mark.slow
 def test_cpu_training_reduces_the_loss_and_writes_the_exp_dir(tiny, task, tmp_path, one_thread):
     exp = tmp_path / "exp"
     train, valid = tiny["cpt"]

@@ -318,6 +318,7 @@ def test_all_errors_collected_before_failing(good_dir, tmp_path, capsys):
     assert f"ERROR: {bad}/wav.scp:10: [unreadable audio]" in err and "no such file" in err
 
 
+@pytest.mark.slow
 def test_fast_on_2500_short_wavs(tmp_path):
     audio = tmp_path / "a"
     audio.mkdir()

@@ -131,8 +131,11 @@ def test_probe_reports_rate_channels_frames_and_nan(tmp_path):
 def test_parse_segments(tmp_path):
     assert parse_segment("rec 1.5 2.25") == Segment("rec", 1.5, 2.25)
     assert parse_segment("rec 0 -1") == Segment("rec", 0.0, None)
-    for bad in ["rec 1", "rec a b", "rec 1 2 3", "rec 0 nan"]:
-        with pytest.raises(ValueError):
+    for bad, message in (("rec 1", "expected 'recid start end', got 2 fields"),
+                         ("rec a b", "start/end are not numbers: 'a' 'b'"),
+                         ("rec 1 2 3", "expected 'recid start end', got 4 fields"),
+                         ("rec 0 nan", "start/end must be finite")):
+        with pytest.raises(ValueError, match=message):
             parse_segment(bad)
     assert segment_problem(Segment("r", 1.0, 1.0)).startswith("zero-length segment")
     assert segment_problem(Segment("r", -1.0, 1.0)).startswith("negative start")
@@ -162,7 +165,7 @@ def test_reader_with_segments_files_and_pipes(tmp_path, sox, an4):
     np.testing.assert_array_equal(reader["b1"][0], a1)
     np.testing.assert_array_equal(reader["b2"][0], full[32160:])
     assert reader.entry("b1") == wav["recB"]
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="nope"):
         reader["nope"]
     missing = WavScpReader(wav, {"x": Segment("recZ", 0, 1)})
     with pytest.raises(AudioReadError, match="'recZ' is not in wav.scp"):
