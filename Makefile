@@ -1,12 +1,22 @@
-# espnet_spire: the two commands a user needs.
-.PHONY: install test install-comet
+# espnet_spire: the commands a user needs.
+.PHONY: install install-comet lint test test-fast
 install:
 	bash tools/install.sh
 
+# COMET-22 / CometKiwi live in their own environment (tools/comet_venv): unbabel-comet needs
+# transformers<5 and numpy<2. CI installs it with the main stack (`make install install-comet`);
+# without it the COMET tests skip (and fail under CI=true).
+install-comet:
+	bash tools/install_comet.sh
+
+# ruff (ruff.toml) over the Python code and shellcheck (.shellcheckrc) over the shell scripts.
+lint:
+	bash tools/lint.sh
+
+# Every test (what CI runs).
 test:
 	bash tools/test.sh
 
-# COMET-22 / CometKiwi live in their own environment (tools/comet_venv): unbabel-comet needs
-# transformers<5 and numpy<2. The tests that need it install it on first use.
-install-comet:
-	bash tools/install_comet.sh
+# The unit tests only: no test marked slow or integration (pytest.ini); under 2 minutes.
+test-fast:
+	bash tools/test.sh -m "not slow and not integration"
