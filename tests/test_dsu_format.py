@@ -93,7 +93,7 @@ def test_pua_range():
 
 @pytest.mark.parametrize("fmt", ["pua", "extra_id", "indices"])
 def test_unit_id_must_be_below_k(fmt):
-    assert indices2dsus([0, 4], fmt, num_units=5)
+    assert dsus2indices(indices2dsus([0, 4], fmt, num_units=5), fmt, num_units=5) == [0, 4]
     with pytest.raises(ValueError, match="outside"):
         indices2dsus([0, 5], fmt, num_units=5)
     with pytest.raises(ValueError, match="unit id -3 is negative"):

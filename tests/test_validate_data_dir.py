@@ -237,7 +237,9 @@ def test_missing_files_and_no_text(good_dir, tmp_path):
     # --no_text also skips text.* files
     H.write_lines(bad / "text.deu", ["unsorted-b x", "unsorted-a y"])
     assert validate_data_dir(bad, check_audio=False, check_text=False).ok
-    assert not validate_data_dir(tmp_path / "nowhere").ok
+    nowhere = validate_data_dir(tmp_path / "nowhere")
+    assert not nowhere.ok
+    assert messages(nowhere) == [f"{tmp_path / 'nowhere'}: [missing directory] not a directory"]
 
 
 def test_invalid_utf8(good_dir, tmp_path):
