@@ -104,5 +104,5 @@ def test_stage1_through_the_recipe(tmp_path):
     first = _tree_digest(work / "data")
     out = subprocess.run(cmd, cwd=work, capture_output=True, text=True,
                          env={"PATH": "/usr/bin:/bin", "SPIRE_ROOT": str(env_root)})
-    assert out.returncode == 0
+    assert out.returncode == 0, out.stderr[-3000:]
     assert _tree_digest(work / "data") == first
