@@ -19,7 +19,9 @@ from spire_lm_helpers import (
     epoch_values,
     make_data,
     make_tiny_llama,
+    read_reporter,
     subprocess_env,
+    train_subprocess,
 )
 
 # Two-process DeepSpeed runs (gloo) and a JIT-built op: minutes on 2 cores.
@@ -141,7 +143,7 @@ def test_zero3_two_processes_train_and_checkpoint(ds):
 def test_single_process_without_launcher(tmp_path, caplog):
     """--use_deepspeed true, --ngpu 0, no launcher (in this process): a one-process gloo group.
 
-    ESPnet's DeepSpeed trainer would silently fall back to the plain trainer here.
+    ESPnet's DeepSpeed branch would fall back to the plain trainer without the group of one.
     """
     import torch.distributed as dist
 
@@ -168,3 +170,47 @@ def test_single_process_without_launcher(tmp_path, caplog):
     assert (exp / "checkpoint_2" / "latest").exists() and not (exp / "checkpoint_1").exists()
     va = epoch_values(_reporter(exp, 2), "valid", "loss")
     assert va[-1] < va[0]
+
+
+def _layout(exp: Path) -> dict:
+    """The ESPnet bookkeeping files of an exp dir: weights, links (with targets) and averages."""
+    out = {}
+    for p in sorted(exp.glob("*.pth")):
+        if p.name != "checkpoint.pth":  # ESPnet's Trainer only (DeepSpeed: checkpoint_<N>/)
+            out[p.name] = p.resolve().name if p.is_symlink() else "file"
+    return out
+
+
+def test_side_by_side_with_espnet_trainer(tmp_path):
+    """The same training through ESPnet's ``Trainer.run`` (SpireTrainer) and through the
+    DeepSpeed loop (fp32, ZeRO-2, one process) gives the same epoch weights, best links, n-best
+    pruning and averages, and the same losses: the DeepSpeed loop keeps ESPnet's bookkeeping.
+    Separate processes: DeepSpeed keeps its process groups for the life of a process.
+    """
+    root = tmp_path
+    make_tiny_llama(root / "model")
+    make_data(root / "data", "cpt", n_train=32, n_valid=8)
+    ds_json = root / "zero2_fp32.json"
+    cfg = json.loads((DS_CONF / "zero2.json").read_text())
+    cfg.pop("bf16")
+    ds_json.write_text(json.dumps(cfg))
+    common = dict(max_epoch=3, keep_nbest_models=2, nbest_averaging_interval=2,
+                  use_matplotlib="false", hf_export="false",
+                  scheduler_conf='{"warmup_steps": 2, "total_steps": 12}')
+    plain = [str(a) for a in base_args(root / "model", root / "plain", root / "data/train",
+                                       root / "data/valid", **common)]
+    deep = [str(a) for a in base_args(root / "model", root / "ds", root / "data/train",
+                                      root / "data/valid", use_deepspeed="true",
+                                      deepspeed_config=ds_json, **common)]
+    for name, cmd in (("plain", plain), ("ds", deep)):
+        log = root / f"{name}.log"
+        assert train_subprocess(cmd, log).wait(timeout=400) == 0, log.read_text()[-4000:]
+    assert "ZeRO stage 2, world 1" in (root / "ds.log").read_text()
+    assert _layout(root / "plain") == _layout(root / "ds")
+    assert "valid.loss.ave_2best.till2epoch.pth" in _layout(root / "ds")
+    conf = yaml.safe_load((root / "ds" / "config.yaml").read_text())
+    assert conf["use_deepspeed"] is True  # as given: ESPnet wrote it, nobody rewrote it
+    for phase in ("train", "valid"):
+        a = epoch_values(read_reporter(root / "plain"), phase, "loss")
+        b = epoch_values(_reporter(root / "ds", 3), phase, "loss")
+        assert a == pytest.approx(b, rel=1e-4), (phase, a, b)

@@ -281,6 +281,16 @@ def test_warmup_cosine_schedule():
     assert all(a >= b for a, b in zip(lrs[3:], lrs[4:]))
 
 
+def test_total_optimizer_steps_of_both_loops():
+    from espnet_spire.train.scheduler import total_optimizer_steps
+
+    # ESPnet's Trainer: 10 batches, accumulation 4 -> 2 updates per epoch (restarts each epoch)
+    assert total_optimizer_steps(10, 4, 3, accumulate_across_epochs=False) == 6
+    # DeepSpeed counts micro-batches over the run: 30 // 4
+    assert total_optimizer_steps(10, 4, 3, accumulate_across_epochs=True) == 7
+    assert total_optimizer_steps(2, 4, 1, accumulate_across_epochs=False) == 1  # at least one
+
+
 # ---------------------------------------------------------------------------- training
 def _assert_exp_layout(exp: Path, last_epoch: int):
     assert (exp / "config.yaml").exists()

@@ -10,8 +10,9 @@ Model: ``--model_dir`` (a local HF directory, loaded with ``local_files_only=Tru
 :class:`espnet_spire.lm.espnet_model.SpireLMModel` (masked next-token cross entropy).
 
 Trainers: ESPnet's trainer (CPU, one GPU, DDP on many) via :class:`SpireTrainer`, or with
-``--use_deepspeed true --deepspeed_config conf/deepspeed/zero2.json`` the device-agnostic
-:class:`SpireDeepSpeedTrainer` (CPU + gloo included, with or without a distributed launcher).
+``--use_deepspeed true --deepspeed_config conf/deepspeed/zero2.json`` ESPnet's DeepSpeed path
+with :class:`~espnet_spire.train.deepspeed_trainer.SpireDeepSpeedTrainer` (CPU + gloo
+included, with or without a distributed launcher).
 
 Example::
 
@@ -26,6 +27,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -33,7 +35,10 @@ from pathlib import Path
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
+import torch
 from espnet2.tasks.abs_task import AbsTask
+from espnet2.train.distributed_utils import free_port
+from espnet2.train.trainer import Trainer
 from espnet2.utils.types import int_or_none, str2bool, str_or_none
 
 from espnet_spire.lm.espnet_model import LOSS_IMPLS, SpireLMModel
@@ -43,7 +48,6 @@ from espnet_spire.train.data import (
     prepare_shape_files,
     register_data_type,
 )
-from espnet_spire.train.deepspeed_trainer import SpireDeepSpeedTrainer
 from espnet_spire.train.scheduler import register_scheduler
 from espnet_spire.train.trainer import SpireTrainer
 
@@ -81,6 +85,39 @@ def resolve_pad_id(args: argparse.Namespace) -> int:
         if v is not None:
             return int(v)
     return 0
+
+
+def start_one_process_group(args: argparse.Namespace) -> None:
+    """Make a single process a distributed job of one, so that ESPnet engages DeepSpeed.
+
+    ESPnet's ``main_worker`` uses DeepSpeed only when training is distributed and otherwise
+    falls back to the plain trainer; with the environment a launcher would give one process,
+    ESPnet starts the (gloo or NCCL) group of one itself.
+    """
+    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+    os.environ.setdefault("MASTER_PORT", str(free_port()))
+    os.environ["RANK"] = "0"
+    os.environ["WORLD_SIZE"] = "1"
+    os.environ["LOCAL_RANK"] = "0"
+    args.distributed = True
+
+
+@contextlib.contextmanager
+def espnet_deepspeed_trainer(trainer_class):
+    """Within the block ESPnet's ``main_worker`` selects ``trainer_class`` for DeepSpeed.
+
+    ESPnet looks its DeepSpeed trainer up by name at run time
+    (``from espnet2.train.deepspeed_trainer import DeepSpeedTrainer``) and only when the task's
+    trainer is exactly ``Trainer``: the name points at our subclass for the duration of the call.
+    """
+    import espnet2.train.deepspeed_trainer as espnet_ds
+
+    original = espnet_ds.DeepSpeedTrainer
+    espnet_ds.DeepSpeedTrainer = trainer_class
+    try:
+        yield
+    finally:
+        espnet_ds.DeepSpeedTrainer = original
 
 
 class SpireLMTask(AbsTask):
@@ -271,16 +308,20 @@ class SpireLMTask(AbsTask):
         if args.ngpu == 0 and args.dist_backend == "nccl":
             logging.getLogger(__name__).info("--ngpu 0: using the gloo backend")
             args.dist_backend = "gloo"
-        if args.use_deepspeed:
-            if args.ngpu == 0:
-                os.environ["DS_ACCELERATOR"] = "cpu"
-            # ESPnet's own DeepSpeed hook is CUDA-only and engages only when distributed; ours
-            # replaces it.  config.yaml is marked use_deepspeed: true again by the trainer.
-            args.use_deepspeed = False
-            cls.trainer = SpireDeepSpeedTrainer
-        else:
-            cls.trainer = SpireTrainer
+        if not args.use_deepspeed:
+            return super().main_worker(args)
+        if args.ngpu == 0:
+            # before deepspeed is imported: it picks its accelerator once, at import
+            os.environ["DS_ACCELERATOR"] = "cpu"
+        # ESPnet's DistributedOption.init_deepspeed reads it (a KeyError when unset)
+        os.environ.setdefault("OMP_NUM_THREADS", str(torch.get_num_threads()))
+        from espnet_spire.train.deepspeed_trainer import SpireDeepSpeedTrainer
+
+        if not args.distributed:
+            start_one_process_group(args)
+        cls.trainer = Trainer  # what ESPnet's DeepSpeed branch requires
         try:
-            super().main_worker(args)
+            with espnet_deepspeed_trainer(SpireDeepSpeedTrainer):
+                super().main_worker(args)
         finally:
             cls.trainer = SpireTrainer

@@ -1,25 +1,26 @@
-"""A device-agnostic DeepSpeed trainer for ESPnet tasks (CPU with gloo, one GPU, many GPUs).
+"""ESPnet's DeepSpeed trainer made device-agnostic (CPU with gloo, one GPU, many GPUs).
 
-ESPnet 202511's ``espnet2.train.deepspeed_trainer.DeepSpeedTrainer`` hard-codes CUDA
-(``torch.tensor(0).cuda()``, ``to_device(batch, "cuda")``) and ``AbsTask.main_worker`` only
-engages it when training is distributed.  This trainer:
+:class:`SpireDeepSpeedTrainer` subclasses ESPnet 202511's
+``espnet2.train.deepspeed_trainer.DeepSpeedTrainer``; the task hands ``--use_deepspeed true`` to
+ESPnet unchanged and ESPnet's ``main_worker`` selects this class (see
+:meth:`espnet_spire.tasks.spire_lm.SpireLMTask.main_worker`).  Overridden, each for a reason
+given in its docstring: ``train_one_epoch`` / ``valid_one_epoch`` (ESPnet's hard-code CUDA),
+``resume`` (ESPnet's takes an incomplete checkpoint) and ``run``.  What this trainer adds:
 
-* uses ``engine.device`` for every tensor, so it runs wherever DeepSpeed's accelerator is
-  (``DS_ACCELERATOR=cpu`` + gloo on CPU, CUDA + NCCL on GPUs);
-* initialises a one-process group itself when ESPnet did not (``--ngpu 0/1`` without launcher);
-* takes the optimizer and the LR scheduler from the ESPnet YAML (``--optim``, ``--scheduler``)
-  unless the DeepSpeed JSON defines its own ``optimizer`` / ``scheduler``;
-* resolves ``"auto"`` in the JSON: ``train_micro_batch_size_per_gpu`` = ``--batch_size`` /
+* the optimizer and the LR scheduler of the ESPnet YAML (``--optim``, ``--scheduler``) unless the
+  DeepSpeed JSON defines its own ``optimizer`` / ``scheduler``;
+* ``"auto"`` in the JSON resolved: ``train_micro_batch_size_per_gpu`` = ``--batch_size`` /
   world size (ESPnet's ``--batch_size`` is the global batch), ``gradient_accumulation_steps`` =
   ``--accum_grad``, ``gradient_clipping`` = ``--grad_clip``;
-* weights the loss like ESPnet's DDP trainer: each rank's mean loss times its number of target
+* the loss weighted like ESPnet's DDP trainer: each rank's mean loss times its number of target
   tokens, divided by the tokens of all ranks, times the world size (DeepSpeed averages gradients
   over ranks and divides by the accumulation steps itself);
-* keeps ESPnet's exp layout: per epoch a DeepSpeed checkpoint ``checkpoint_<N>/<N>/`` (model,
+* ESPnet's exp layout: per epoch a DeepSpeed checkpoint ``checkpoint_<N>/<N>/`` (model,
   optimizer and scheduler state + the reporter), plus, on rank 0, the full model weights as
   ``<N>epoch.pth`` (``--deepspeed_epoch_weights``: ``module`` = the weights the engine computes
-  with, bf16 under bf16; ``fp32`` = the fp32 master weights), ``latest.pth``, ``<phase>.<crit>.best.pth``, n-best pruning and averaging,
-  ``images/*.png``; the Hugging Face export at the end like :class:`SpireTrainer`;
+  with, bf16 under bf16; ``fp32`` = the fp32 master weights), ``latest.pth``,
+  ``<phase>.<crit>.best.pth``, n-best pruning and averaging, early stopping, ``images/*.png``;
+  the Hugging Face export at the end like :class:`SpireTrainer`;
 * ``--resume true`` restarts from the newest *complete* ``checkpoint_<N>`` (DeepSpeed writes its
   ``latest`` file last); older DeepSpeed checkpoints are pruned (``--deepspeed_keep_checkpoints``).
 """
@@ -30,11 +31,10 @@ import argparse
 import dataclasses
 import json
 import logging
-import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 import torch.distributed as dist
@@ -42,29 +42,24 @@ from espnet2.main_funcs.average_nbest_models import average_nbest_models
 from espnet2.torch_utils.device_funcs import to_device
 from espnet2.torch_utils.recursive_op import recursive_average
 from espnet2.torch_utils.set_all_random_seed import set_all_random_seed
+from espnet2.train.deepspeed_trainer import DeepSpeedTrainer, DeepSpeedTrainerOptions
 from espnet2.train.reporter import Reporter
 from espnet2.utils.build_dataclass import build_dataclass
 
-from espnet_spire.train.scheduler import WarmupCosineLR, steps_per_epoch
+from espnet_spire.train.scheduler import set_total_steps
 from espnet_spire.train.trainer import atomic_torch_save, export_after_training
 
 
 @dataclasses.dataclass
-class SpireDeepSpeedTrainerOptions:
+class SpireDeepSpeedTrainerOptions(DeepSpeedTrainerOptions):
+    """ESPnet's DeepSpeed options plus what the YAML optimizer, the exp layout and export need."""
+
     ngpu: int
-    resume: bool
-    seed: int
-    log_interval: Optional[int]
-    output_dir: Union[Path, str]
-    max_epoch: int
     batch_size: int
     accum_grad: int
     grad_clip: float
-    deepspeed_config: Optional[Union[Path, str]]
     deepspeed_keep_checkpoints: int
     deepspeed_epoch_weights: str
-    best_model_criterion: Sequence[Sequence[str]]
-    keep_nbest_models: Union[int, List[int]]
     nbest_averaging_interval: int
     patience: Optional[int]
     early_stopping_criterion: Sequence[str]
@@ -100,41 +95,6 @@ def resolve_deepspeed_config(
     return cfg
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def ensure_distributed(ngpu: int, local_rank: Optional[int] = None) -> None:
-    """Make sure torch.distributed and DeepSpeed's comm layer are initialised.
-
-    ``LOCAL_RANK`` tells DeepSpeed which device the engine uses: ESPnet's own launcher
-    (``--ngpu N`` with multiprocessing) does not export it, so it is set from ESPnet's
-    ``local_rank`` (as ESPnet's ``init_deepspeed`` does).
-    """
-    import deepspeed
-
-    if local_rank is None:
-        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        if ngpu > 0 and torch.cuda.is_available() and "LOCAL_RANK" not in os.environ:
-            local_rank = torch.cuda.current_device()
-    os.environ["LOCAL_RANK"] = str(local_rank)
-    if not dist.is_initialized():
-        # ESPnet did not start a process group (single process): a group of one.
-        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-        os.environ.setdefault("MASTER_PORT", str(_free_port()))
-        os.environ["RANK"] = "0"
-        os.environ["WORLD_SIZE"] = "1"
-        deepspeed.init_distributed(dist_backend="nccl" if ngpu > 0 else "gloo")
-    else:
-        os.environ["RANK"] = str(dist.get_rank())
-        os.environ["WORLD_SIZE"] = str(dist.get_world_size())
-        deepspeed.init_distributed(dist_backend=dist.get_backend())
-
-
 def _complete_checkpoints(output_dir: Path) -> List[int]:
     """Epochs N with a complete DeepSpeed checkpoint ``checkpoint_N`` (its ``latest`` file)."""
     epochs = []
@@ -161,12 +121,8 @@ def _as_float(x) -> Optional[float]:
     return float(x)
 
 
-class SpireDeepSpeedTrainer:
-    """DeepSpeed training loop with ESPnet's reporter, options and exp layout."""
-
-    @classmethod
-    def add_arguments(cls, parser: argparse.ArgumentParser):
-        pass
+class SpireDeepSpeedTrainer(DeepSpeedTrainer):
+    """ESPnet's DeepSpeed trainer on the engine's device, with ESPnet's exp layout."""
 
     @classmethod
     def build_options(cls, args: argparse.Namespace) -> SpireDeepSpeedTrainerOptions:
@@ -197,32 +153,16 @@ class SpireDeepSpeedTrainer:
         if "scheduler" in cfg:
             logging.info("DeepSpeed JSON defines the scheduler: ignoring --scheduler")
         elif sched is not None:
-            if isinstance(sched, WarmupCosineLR) and sched.total_steps is None:
-                n = steps_per_epoch(train_iter_factory)
-                if n is None:
-                    raise RuntimeError("set scheduler_conf.total_steps for this iterator")
-                gas = cfg["gradient_accumulation_steps"]
-                sched.set_total_steps(max(1, n * options.max_epoch // gas))
-                logging.info(f"warmupcosinelr: total_steps={sched.total_steps}")
+            set_total_steps(
+                [sched],
+                train_iter_factory,
+                options.max_epoch,
+                cfg["gradient_accumulation_steps"],
+                accumulate_across_epochs=True,
+            )
             kwargs["lr_scheduler"] = sched
         engine, _, _, _ = deepspeed.initialize(**kwargs)
         return engine, cfg
-
-    @classmethod
-    def _mark_config(cls, output_dir: Path) -> None:
-        """``config.yaml`` records ``use_deepspeed: true`` (the task hid it from ESPnet)."""
-        import yaml
-        from espnet2.utils.yaml_no_alias_safe_dump import yaml_no_alias_safe_dump
-
-        path = output_dir / "config.yaml"
-        if not path.exists():
-            return
-        with open(path, encoding="utf-8") as f:
-            conf = yaml.safe_load(f)
-        if conf.get("use_deepspeed") is not True:
-            conf["use_deepspeed"] = True
-            with open(path, "w", encoding="utf-8") as f:
-                yaml_no_alias_safe_dump(conf, f, indent=4, sort_keys=False)
 
     # ------------------------------------------------------------------ main loop
     @classmethod
@@ -237,9 +177,22 @@ class SpireDeepSpeedTrainer:
         trainer_options: SpireDeepSpeedTrainerOptions,
         distributed_option,
     ) -> None:
-        del plot_attention_iter_factory
+        """Train with ESPnet's epoch loop and exp layout; ESPnet's own ``run`` is not used.
+
+        ESPnet 202511's ``DeepSpeedTrainer.run`` cannot be reused by overriding smaller hooks:
+        it builds the engine from the raw JSON without ``--optim``/``--scheduler`` (the recipe's
+        JSONs have ``"auto"`` values and no optimizer), writes no ``<N>epoch.pth``,
+        ``latest.pth`` or best links, never prunes, has no early stopping, draws
+        ``images/`` even with ``--use_matplotlib false``, and averages from
+        ``mp_rank_00_model_states.pt``, which ZeRO-3 does not write.  ESPnet's ``Trainer.run``
+        (which has that bookkeeping) wraps the model in DDP and saves from rank 0 only, where
+        DeepSpeed's checkpoint and ZeRO-3 gathering are collectives.  So the loop is ESPnet's
+        ``Trainer.run`` (same steps, same files; compared side by side in
+        ``tests/test_deepspeed_cpu.py``) with DeepSpeed's collective saving.  ESPnet's
+        ``main_worker`` has already started the process group and DeepSpeed's comm layer.
+        """
+        del plot_attention_iter_factory, distributed_option
         options = trainer_options
-        ensure_distributed(options.ngpu, getattr(distributed_option, "local_rank", None))
         rank, world = dist.get_rank(), dist.get_world_size()
         output_dir = Path(options.output_dir)
         keep_nbest = (
@@ -258,21 +211,10 @@ class SpireDeepSpeedTrainer:
             f"{cfg['gradient_accumulation_steps']}, bf16 "
             f"{bool(cfg.get('bf16', {}).get('enabled', False))}"
         )
-        if rank == 0:
-            cls._mark_config(output_dir)
 
         reporter = Reporter()
         if options.resume:
-            done = _complete_checkpoints(output_dir)
-            if done:
-                n = done[-1]
-                path, client = engine.load_checkpoint(str(output_dir / f"checkpoint_{n}"))
-                if path is None:
-                    raise RuntimeError(f"could not load {output_dir / f'checkpoint_{n}'}")
-                reporter.load_state_dict(client["reporter"])
-                logging.info(f"Resumed from {path} (epoch {reporter.get_epoch()})")
-            else:
-                logging.info("--resume true but no DeepSpeed checkpoint yet: starting afresh")
+            cls.resume(engine, reporter, output_dir)
 
         start_epoch = reporter.get_epoch() + 1
         if start_epoch == options.max_epoch + 1:
@@ -286,7 +228,7 @@ class SpireDeepSpeedTrainer:
             with reporter.observe("train") as sub:
                 cls.train_one_epoch(engine, train_iter_factory.build_iter(iepoch), sub, options)
             with reporter.observe("valid") as sub:
-                cls.validate_one_epoch(engine, valid_iter_factory.build_iter(iepoch), sub)
+                cls.valid_one_epoch(engine, valid_iter_factory.build_iter(iepoch), sub, options)
 
             cls.save_epoch(engine, reporter, output_dir, iepoch, options, keep_nbest, rank)
             logging.info(f"epoch {iepoch} took {time.perf_counter() - start:.1f}s")
@@ -311,6 +253,24 @@ class SpireDeepSpeedTrainer:
             export_after_training(options)
 
     # ------------------------------------------------------------------ checkpoints
+    @classmethod
+    def resume(cls, model, reporter: Reporter, output_dir: Path) -> None:
+        """Load the newest *complete* ``checkpoint_<N>`` into the engine ``model``.
+
+        ESPnet's version takes the highest ``checkpoint_<N>`` directory, which a job killed
+        while saving leaves incomplete, and ignores a failed load.
+        """
+        done = _complete_checkpoints(output_dir)
+        if not done:
+            logging.info("--resume true but no DeepSpeed checkpoint yet: starting afresh")
+            return
+        ckpt = output_dir / f"checkpoint_{done[-1]}"
+        path, client = model.load_checkpoint(str(ckpt))
+        if path is None:
+            raise RuntimeError(f"--resume true: DeepSpeed could not load {ckpt}")
+        reporter.load_state_dict(client["reporter"])
+        logging.info(f"Resumed from {path} (epoch {reporter.get_epoch()})")
+
     @classmethod
     def consolidated_state_dict(
         cls, engine, ckpt_dir: Path, tag: str, mode: str, rank: int
@@ -400,7 +360,9 @@ class SpireDeepSpeedTrainer:
 
     # ------------------------------------------------------------------ epochs
     @classmethod
-    def train_one_epoch(cls, engine, iterator, reporter, options) -> None:
+    def train_one_epoch(cls, model, iterator, reporter, options) -> None:
+        """One epoch on ``model`` (the engine)'s device; ESPnet's puts a flag tensor on CUDA."""
+        engine = model
         engine.train()
         device = engine.device
         world = dist.get_world_size()
@@ -446,7 +408,10 @@ class SpireDeepSpeedTrainer:
 
     @classmethod
     @torch.no_grad()
-    def validate_one_epoch(cls, engine, iterator, reporter) -> None:
+    def valid_one_epoch(cls, model, iterator, reporter, options) -> None:
+        """Validation on the engine's device (ESPnet's hard-codes CUDA)."""
+        del options
+        engine = model
         engine.eval()
         device = engine.device
         distributed = dist.get_world_size() > 1

@@ -11,7 +11,8 @@ Step ``s`` (1-based, counted in optimizer updates, i.e. after gradient accumulat
   ``p = min(1, (s - warmup_steps) / (total_steps - warmup_steps))`` and ``r = min_lr_ratio``.
 
 ``total_steps`` may be left out (``null``): the trainer then sets it from the number of batches
-per epoch, ``--max_epoch`` and the gradient accumulation (:func:`set_total_steps`).
+per epoch, ``--max_epoch`` and the gradient accumulation (:func:`total_optimizer_steps`, used by
+both trainers).
 """
 
 from __future__ import annotations
@@ -105,8 +106,30 @@ def steps_per_epoch(train_iter_factory) -> Optional[int]:
     return None
 
 
+def total_optimizer_steps(
+    batches_per_epoch: int, accum_grad: int, max_epoch: int, accumulate_across_epochs: bool
+) -> int:
+    """Optimizer updates of a whole training: the one place where this is computed.
+
+    ESPnet's ``Trainer`` restarts its accumulation counter every epoch (an update every
+    ``accum_grad`` batches of *that* epoch: ``batches // accum_grad`` per epoch), while a
+    DeepSpeed engine counts micro-batches over the whole run (``batches x epochs //
+    accum_grad``); ``accumulate_across_epochs`` says which loop the schedule is for.
+    """
+    accum = max(1, accum_grad)
+    if accumulate_across_epochs:
+        total = batches_per_epoch * max_epoch // accum
+    else:
+        total = (batches_per_epoch // accum) * max_epoch
+    return max(1, total)
+
+
 def set_total_steps(
-    schedulers: Sequence, train_iter_factory, max_epoch: int, accum_grad: int
+    schedulers: Sequence,
+    train_iter_factory,
+    max_epoch: int,
+    accum_grad: int,
+    accumulate_across_epochs: bool = False,
 ) -> None:
     """Fill ``total_steps`` of every ``WarmupCosineLR`` that was left at ``null``."""
     for sch in schedulers:
@@ -118,9 +141,10 @@ def set_total_steps(
                 "warmupcosinelr: cannot infer total_steps from this iterator; "
                 "set scheduler_conf.total_steps"
             )
-        total = max(1, (n // max(1, accum_grad)) * max_epoch)
+        total = total_optimizer_steps(n, accum_grad, max_epoch, accumulate_across_epochs)
         sch.set_total_steps(total)
+        across = ", accumulation across epochs" if accumulate_across_epochs else ""
         logging.info(
             f"warmupcosinelr: total_steps={total} "
-            f"({n} batches/epoch // accum_grad {accum_grad} x {max_epoch} epochs)"
+            f"({n} batches/epoch, accum_grad {accum_grad}, {max_epoch} epochs{across})"
         )
