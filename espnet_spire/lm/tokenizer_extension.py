@@ -330,9 +330,36 @@ def build_from_added_tokens(base_dir: str, output_dir: str, num_units: int,
     return base_info, inst_info
 
 
+def tokenizer_facts(directory: str, info: TokenizerInfo, base_dir: str,
+                    kmeans_facts: Optional[Dict[str, object]] = None) -> Dict[str, object]:
+    """The ``spire.json`` record of an extended tokenizer dir (see :mod:`espnet_spire.lm.facts`)."""
+    from espnet_spire.lm.facts import FACTS_VERSION, dir_name
+
+    return {
+        "version": FACTS_VERSION,
+        "kind": "tokenizer",
+        "variant": info.variant,
+        "num_units": info.num_units,
+        "unit_format": {"dsu_format": info.dsu_format, "pua_offset": info.pua_offset},
+        "unit_ids": {"first": info.unit_offset, "last": info.unit_offset + info.num_units - 1},
+        "specials": dict(info.specials),
+        "eos_token": info.eos_token,
+        "chat_template": getattr(_load_hf(directory), "chat_template", None) is not None,
+        "base": {"name": dir_name(base_dir), "tokenizer_sha256": info.source_sha256},
+        "kmeans": kmeans_facts,
+    }
+
+
 def extend_tokenizer(base_dir: str, output_dir: str, num_units: int, specials: Sequence[str] = SPIRE_SPECIALS,
-                     scoring: str = "bpe", method: str = "auto", check: bool = True) -> Tuple[TokenizerInfo, TokenizerInfo]:
-    """Build ``output_dir/base`` and ``output_dir/instruct``; ``method`` is auto, spm or added_tokens."""
+                     scoring: str = "bpe", method: str = "auto", check: bool = True,
+                     kmeans_facts: Optional[Dict[str, object]] = None) -> Tuple[TokenizerInfo, TokenizerInfo]:
+    """Build ``output_dir/base`` and ``output_dir/instruct``; ``method`` is auto, spm or added_tokens.
+
+    Each dir also gets ``spire.json`` (K, unit format and ids, specials, chat template, base, and
+    ``kmeans_facts`` of the k-means model the units come from when given).
+    """
+    from espnet_spire.lm.facts import write_facts
+
     if method == "auto":
         method = "spm" if os.path.isfile(os.path.join(base_dir, SPM_FILE)) else "added_tokens"
     if method == "spm":
@@ -347,6 +374,9 @@ def extend_tokenizer(base_dir: str, output_dir: str, num_units: int, specials: S
             problems = check_consistency(d, default_check_texts(num_units))
             if problems:
                 raise RuntimeError(f"{d}: tokenizer self-check failed: {problems[0]}")
+    for variant, info in zip(("base", "instruct"), infos):
+        d = os.path.join(output_dir, variant)
+        write_facts(d, tokenizer_facts(d, info, base_dir, kmeans_facts))
     b, i = infos
     logger.info("base tokenizer: len %d, specials %s, units %d..%d; instruct: len %d, <|im_end|> %s, <|im_start|> %s",
                 b.length, list(b.specials.values()), b.unit_offset, b.unit_offset + b.num_units - 1,
