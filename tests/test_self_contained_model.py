@@ -16,12 +16,6 @@ K = 20
 N = 24
 
 
-def _write(path, lines):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("".join(line + "\n" for line in lines))
-
-
 def _kmeans_dir(path, k):
     from espnet_spire.units.kmeans import KMeansConfig, save_kmeans, sklearn_model_from_centers
 
@@ -54,8 +48,8 @@ def trained(tmp_path_factory):
     rng = np.random.default_rng(0)
     ids = [f"utt{i:02d}" for i in range(N)]
     units = os.path.join(root, "dump/units/train/units")
-    _write(units, [f"{u} {F.random_units(rng, 12, K)}" for u in ids])
-    _write(os.path.join(root, "st/text.tc.de"), [f"{u} {t}" for u, t in zip(ids, F.ntrex_lines("de", N))])
+    F.write_lines(units, [f"{u} {F.random_units(rng, 12, K)}" for u in ids])
+    F.write_lines(os.path.join(root, "st/text.tc.de"), [f"{u} {t}" for u, t in zip(ids, F.ntrex_lines("de", N))])
     mix = os.path.join(root, "mix.yaml")
     with open(mix, "w") as f:
         yaml.safe_dump({"name": "tiny", "prompt_style": "head", "sources": [
