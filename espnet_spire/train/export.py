@@ -249,7 +249,8 @@ def export_model_dir(
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     model.save_pretrained(tmp)
-    if tok is None and os.path.isfile(os.path.join(model_dir, "generation_config.json")):
+    if tok is None and os.path.isfile(os.path.join(model_dir, "generation_config.json")) \
+            and not (tmp / "generation_config.json").exists():
         shutil.copy2(os.path.join(model_dir, "generation_config.json"), tmp / "generation_config.json")
     if tokenizer_dir:
         copy_tokenizer_files(tokenizer_dir, tmp)
