@@ -50,9 +50,20 @@ def write_facts(directory: str, facts: Dict[str, object]) -> str:
     return path
 
 
+# Dir names the recipe reuses under every model or tokenizer dir: named with their parent.
+GENERIC_DIR_NAMES = ("hf_model", "hf", "init", "base", "instruct", "train", "valid", "tokenizer")
+
+
 def dir_name(path: Optional[str]) -> Optional[str]:
-    """The last component of a path: how artifacts name each other without absolute paths."""
-    return os.path.basename(os.path.normpath(path)) if path else None
+    """How artifacts name each other without absolute paths: the last component of ``path``, with
+    its parent when the last one is generic (``spirebase/hf_model``, ``tokenizer/instruct``)."""
+    if not path:
+        return None
+    path = os.path.abspath(path)
+    parent, name = os.path.split(path)
+    if name in GENERIC_DIR_NAMES and os.path.basename(parent):
+        return f"{os.path.basename(parent)}/{name}"
+    return name
 
 
 def copy_tokenizer_files(src: str, dst: str) -> List[str]:
