@@ -45,7 +45,6 @@ setup(
             "spire-make-cpt-data=espnet_spire.bin.make_cpt_data:main",
             "spire-make-it-data=espnet_spire.bin.make_it_data:main",
             "spire-lm-train=espnet_spire.bin.spire_lm_train:main",
-            "spire-lm-to-hf=espnet_spire.bin.spire_lm_to_hf:main",
             "spire-lm-decode=espnet_spire.bin.spire_lm_decode:main",
             "spire-make-pseudo-st=espnet_spire.bin.make_pseudo_st:main",
             "spire-score-decode-dir=espnet_spire.bin.score_decode_dir:main",

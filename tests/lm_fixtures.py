@@ -151,6 +151,13 @@ def save_tiny_model(out_dir: str, tokenizer_dir: str, seed: int = 0, tie: bool =
     return out_dir
 
 
+def write_lines(path: str, lines) -> None:
+    """Write ``lines`` (one per line) to ``path``, creating its dir."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("".join(line + "\n" for line in lines))
+
+
 def random_units(rng, n: int, num_units: int) -> str:
     """A PUA unit string of length ``n`` (no dedup needed for tokenizer tests)."""
     return "".join(chr(0xF0000 + int(i)) for i in rng.integers(0, num_units, size=n))

@@ -16,10 +16,7 @@ K = 100
 MAX_LEN = 256
 
 
-def write(path, lines):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("".join(line + "\n" for line in lines))
+write = F.write_lines
 
 
 @pytest.fixture(scope="module")

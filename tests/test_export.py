@@ -83,5 +83,5 @@ def test_generation_config_and_files(exported):
 def test_pack_contents(exported):
     with tarfile.open(exported["pack"]) as tar:
         names = set(tar.getnames())
-    assert {"hf/config.json", "hf/model.safetensors", "README.md", "RESULTS.md", "kmeans/kmeans/centers.npy",
-            "conf/train_it.yaml", "export_info.json"} <= names
+    assert {"hf/config.json", "hf/model.safetensors", "README.md", "RESULTS.md", "hf/kmeans/centers.npy",
+            "hf/conf/train_it.yaml", "hf/spire.json", "export_info.json"} <= names

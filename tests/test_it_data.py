@@ -19,10 +19,7 @@ RECIPE = os.path.join(os.path.dirname(__file__), "..", "egs2", "spire", "spire1"
 LANGS = ["de", "fr", "zh"]
 
 
-def write(path, lines):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("".join(line + "\n" for line in lines))
+write = F.write_lines
 
 
 @pytest.fixture(scope="module")

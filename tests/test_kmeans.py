@@ -57,7 +57,7 @@ def test_artifact_joblib_gives_same_labels(tmp_path, backend):
     store = FrameStore([x[:1000], x[1000:]])
     km, stats = learn_kmeans(store, small_cfg(backend=backend), show_progress=False)
     prov = save_kmeans(km, str(tmp_path), small_cfg(backend=backend), stats, {"feature_type": "mfcc", "dim": 6}, [])
-    assert sorted(os.listdir(tmp_path)) == ["centers.npy", "kmeans.joblib", "provenance.json"]
+    assert sorted(os.listdir(tmp_path)) == ["centers.npy", "kmeans.joblib", "kmeans.json", "provenance.json"]
     loaded = joblib.load(tmp_path / "kmeans.joblib")  # what SpireLM's tools do
     assert type(loaded).__name__ == "MiniBatchKMeans"
     assert loaded.cluster_centers_.dtype == np.float32 and loaded.cluster_centers_.shape == (12, 6)

@@ -137,6 +137,10 @@ def test_cli_writes_extension_json(tmp_path):
     model = AutoModelForCausalLM.from_pretrained(out)
     assert model.get_input_embeddings().weight.shape[0] == rec["new_rows"]
     assert os.path.isfile(os.path.join(out, "spire_tokenizer.json"))
+    facts = json.load(open(os.path.join(out, "spire.json")))  # the tokenizer's facts travel on
+    assert facts["kind"] == "model" and facts["num_units"] == 30 and facts["base"]["name"] == "base_model"
+    assert len(facts["base"]["weights_sha256"]) == 64 and facts["embedding_init"]["strategy"] == "mean"
+    assert str(tmp_path) not in json.dumps(facts)
 
 
 def test_spire_sizes_on_a_32000_row_model():

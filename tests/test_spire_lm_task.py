@@ -329,8 +329,8 @@ def test_cpu_training_reduces_the_loss_and_writes_the_exp_dir(tiny, task, tmp_pa
     hf = exp / "hf_model"
     for name, text in TOKENIZER_FILES.items():
         assert (hf / name).read_text() == text
-    info = json.loads((hf / "spire_export.json").read_text())
-    assert info["source_checkpoint"].endswith("3epoch.pth")
+    info = json.loads((hf / "spire.json").read_text())["provenance"]
+    assert info["checkpoint"] == "3epoch.pth" and info["init"] == "model"
     from espnet_spire.lm.espnet_model import SpireLMModel
 
     trained = SpireLMModel.from_pretrained(str(tiny["model"]), attn_implementation="eager")
@@ -342,12 +342,11 @@ def test_cpu_training_reduces_the_loss_and_writes_the_exp_dir(tiny, task, tmp_pa
     before = _hf_logits(tiny["model"], ids)
     assert not torch.allclose(before, ref)
 
-    # the CLI exports any checkpoint of the exp dir
-    from espnet_spire.bin.spire_lm_to_hf import main as to_hf
+    # the exporter exports any checkpoint of the exp dir
+    from espnet_spire.train.export import export_training_result
 
     out = tmp_path / "best_hf"
-    assert to_hf(["--exp_dir", str(exp), "--checkpoint", "valid.loss.best",
-                  "--output_dir", str(out), "--dtype", "bfloat16"]) == 0
+    assert export_training_result(exp, str(tiny["model"]), "valid.loss.best", out, "bfloat16") == out
     cfg = json.loads((out / "config.json").read_text())
     assert cfg.get("dtype", cfg.get("torch_dtype")) == "bfloat16"
     assert (out / "spire_tokenizer.json").exists()

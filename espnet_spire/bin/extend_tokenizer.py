@@ -3,7 +3,11 @@
 
 Writes ``<output_dir>/spm.model`` + ``spm.vocab`` (sentencepiece bases), ``<output_dir>/base/``
 (eos = pad = ``</s>``) and ``<output_dir>/instruct/`` (``<|im_end|>`` eos, ``<|im_start|>``, the
-TowerInstruct chat template), each with ``spire_tokenizer.json`` describing the id layout.
+TowerInstruct chat template), each with ``spire_tokenizer.json`` describing the id layout and
+``spire.json`` with the facts later stages read (K, unit format, base, k-means model).
+
+K comes from ``--kmeans`` (the model the units were labelled with); ``--num_units`` is then only a
+check, and a mismatch stops here with both values named.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import sys
 from typing import List, Optional
 
 from espnet_spire.lm.cli_utils import parse_with_config, setup_logging, str2bool
+from espnet_spire.lm.facts import resolve_num_units
 from espnet_spire.lm.tokenizer_extension import SPIRE_SPECIALS, extend_tokenizer
 
 
@@ -22,7 +27,10 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="YAML with option defaults")
     p.add_argument("--base_dir", required=True, help="local base model/tokenizer dir (tokenizer.model or tokenizer.json)")
     p.add_argument("--output_dir", required=True)
-    p.add_argument("--num_units", type=int, required=True, help="K, the number of k-means clusters")
+    p.add_argument("--kmeans", default=None,
+                   help="k-means model the units come from (our dir, joblib file or centers.npy): K is read from it")
+    p.add_argument("--num_units", type=int, default=None,
+                   help="K, the number of k-means clusters (with --kmeans: must match it)")
     p.add_argument("--specials", default=",".join(SPIRE_SPECIALS), help="comma-separated; '' for none")
     p.add_argument("--scoring", default="bpe", choices=["bpe", "zero"], help="scores of appended spm pieces")
     p.add_argument("--method", default="auto", choices=["auto", "spm", "added_tokens"])
@@ -35,8 +43,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_with_config(get_parser(), argv)
     setup_logging(args.log_level)
     specials = [s for s in args.specials.split(",") if s]
-    base, inst = extend_tokenizer(args.base_dir, args.output_dir, args.num_units, specials, args.scoring,
-                                  args.method, args.check)
+    try:
+        num_units, kmeans_facts = resolve_num_units(args.num_units, args.kmeans)
+    except (ValueError, FileNotFoundError) as exc:
+        logging.error("%s", exc)
+        return 1
+    base, inst = extend_tokenizer(args.base_dir, args.output_dir, num_units, specials, args.scoring,
+                                  args.method, args.check, kmeans_facts)
     logging.info("wrote %s/base (len %d) and %s/instruct (len %d)", args.output_dir, base.length,
                  args.output_dir, inst.length)
     return 0

@@ -2,8 +2,9 @@
 
 Memory is bounded by the dump (memory-mapped) plus one mini-batch; see
 :mod:`espnet_spire.units.kmeans`. The output dir holds ``kmeans.joblib`` (sklearn
-MiniBatchKMeans, loadable by SpireLM), ``centers.npy`` and ``provenance.json``. A finished run
-with the same inputs and settings is skipped.
+MiniBatchKMeans, loadable by SpireLM), ``centers.npy``, ``kmeans.json`` (K, dim, feature type,
+SSL model name and hashes, layer: the facts later stages read) and ``provenance.json``. A
+finished run with the same inputs and settings is skipped.
 
 Usage::
 

@@ -7,6 +7,10 @@ writes ``<output_dir>/<task>/text`` (``uttid hyp``, sorted), ``prompts.jsonl``,
 ``<mt_text_dir>/text.tc.<src>`` (or ``--input`` when one task is given). ``--keys_file`` limits
 the run to some utterances (for nj splitting with run.pl; merge the per-job ``text`` files with
 ``sort``).
+
+Only the model dir is needed: the tokenizer is the model dir's own (``--tokenizer_dir``
+overrides) and the prompt style is the one recorded in its ``spire.json`` (``--prompt_style``
+overrides; base LLMs without ``spire.json`` are prompted ``head`` unless told otherwise).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", help="YAML with option defaults (e.g. conf/decode.yaml)")
     p.add_argument("--model_dir", required=True, help="HF causal LM dir")
-    p.add_argument("--tokenizer_dir", default=None, help="default: the model dir")
+    p.add_argument("--tokenizer_dir", default=None, help="default: the model dir's own tokenizer")
     p.add_argument("--tasks", nargs="+", required=True, help="asr st_de mt_en_de multiturn_st_de ...")
     p.add_argument("--units", default=None, help="units file (uttid units) for speech tasks")
     p.add_argument("--mt_text_dir", default=None, help="dir with text.tc.<lang> files for MT tasks")
@@ -40,12 +44,24 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     p.add_argument("--device", default="auto")
     p.add_argument("--use_chat_template", default="auto", choices=["auto", "true", "false"])
-    p.add_argument("--prompt_style", default="head", choices=["head", "paper", "cpt"],
-                   help="cpt: base models, prompted in their CPT format (Table 10)")
-    p.add_argument("--backend", default="hf", choices=["hf", "vllm"], help="vllm: GPU only, imported on demand")
+    p.add_argument("--prompt_style", default=None, choices=["head", "paper", "cpt"],
+                   help="default: the model's spire.json, else head; cpt: base models, prompted in their "
+                        "CPT format (Table 10)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log_level", default="INFO")
     return p
+
+
+def model_prompt_style(model_dir: str) -> str:
+    """The prompt style a model was trained with (its ``spire.json``), ``head`` when it records none."""
+    from espnet_spire.lm.facts import read_facts
+
+    style = (read_facts(model_dir) or {}).get("prompt_style")
+    if style is None:
+        logging.info("%s records no prompt style: using head (give --prompt_style for base LLMs)", model_dir)
+        return "head"
+    logging.info("prompt style %s, from %s/spire.json", style, model_dir)
+    return style
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -69,13 +85,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     cfg = DecodeConfig(batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
                        stop_at_newline=args.stop_at_newline, dtype=args.dtype, device=args.device,
                        use_chat_template=None if args.use_chat_template == "auto" else args.use_chat_template == "true",
-                       style=PromptStyle.from_name(args.prompt_style))
-    if args.backend == "hf":
-        model, tok = load_model_and_tokenizer(args.model_dir, args.tokenizer_dir, args.dtype, args.device)
-    else:
-        from transformers import AutoTokenizer
-
-        model, tok = None, AutoTokenizer.from_pretrained(args.tokenizer_dir or args.model_dir, local_files_only=True)
+                       style=PromptStyle.from_name(args.prompt_style or model_prompt_style(args.model_dir)))
+    model, tok = load_model_and_tokenizer(args.model_dir, args.tokenizer_dir, args.dtype, args.device)
     for task in tasks:
         if args.input:
             inp = args.input
@@ -87,8 +98,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             if not args.mt_text_dir:
                 parser.error(f"task {task.name} needs --mt_text_dir")
             inp = os.path.join(args.mt_text_dir, f"text.tc.{task.src}")
-        decode_task(model, tok, task.name, inp, os.path.join(args.output_dir, task.name), cfg, keys,
-                    transcripts, args.backend, args.model_dir)
+        decode_task(model, tok, task.name, inp, os.path.join(args.output_dir, task.name), cfg, keys, transcripts)
     logging.info("decoded %d task(s) into %s", len(tasks), args.output_dir)
     return 0
 

@@ -363,7 +363,9 @@ def build_cpt_data(tokenizer_dir: str, output_dir: str, cfg: CptConfig,
         "num_units": num_units,
         "inputs": {"asr": [list(p) for p in asr], "mt_dirs": list(mt_dirs), "mono": list(mono)},
     }
-    writer.close(stats, tokenizer_dir, skipped)
+    writer.close(stats, tokenizer_dir, skipped,
+                 facts={"stage": "cpt_data", "prompt_style": "cpt", "loss_on_units": cfg.loss_on_units,
+                        "num_units": num_units})
     logger.info("%s: %d sequences of <= %d tokens, %d documents, padding share %.2f%%, speech:text %s, %d skipped",
                 output_dir, writer.sequences, cfg.max_len, len(keep), 100 * stats["padding_share"],
                 "n/a" if mix_info["ratio_achieved"] is None else f"{mix_info['ratio_achieved']:.2f}", len(skipped))

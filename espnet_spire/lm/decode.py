@@ -8,8 +8,7 @@ has one (instruct models) or raw (base models).
 Batching uses LEFT padding with explicit position ids and a KV cache, so a batched run gives the
 same tokens as one-by-one decoding (tested). Ids >= ``len(tokenizer)`` (the padding rows of the
 embedding matrix, 37007..37055 in SPIRE) get ``-inf`` logits and can never be emitted (pain
-point 9). The HF backend is the default and needs no GPU; ``backend="vllm"`` imports vLLM only
-when asked (GPU machines).
+point 9).
 """
 
 from __future__ import annotations
@@ -243,28 +242,6 @@ def load_model_and_tokenizer(model_dir: str, tokenizer_dir: Optional[str] = None
     return model, tok
 
 
-# ------------------------------------------------------------------ optional vLLM backend
-
-
-def vllm_generate(model_dir: str, tokenizer, prompts: Sequence[str], cfg: DecodeConfig) -> List[str]:  # pragma: no cover
-    """Same decoding with vLLM (GPU only; imported on demand, never by default).
-
-    Prompts are passed as token ids so vLLM sees exactly the ids of the HF path, and
-    ``allowed_token_ids`` keeps the padding rows out of reach.
-    """
-    from vllm import LLM, SamplingParams
-
-    tok_path = getattr(tokenizer, "name_or_path", None) or model_dir
-    llm = LLM(model=model_dir, tokenizer=tok_path, dtype=cfg.dtype, tensor_parallel_size=1, seed=0)
-    params = SamplingParams(n=1, temperature=0.0, max_tokens=cfg.max_new_tokens,
-                            stop=["\n"] if cfg.stop_at_newline else None,
-                            allowed_token_ids=list(range(len(tokenizer))))
-    bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
-    reqs = [{"prompt_token_ids": bos + tokenizer(p, add_special_tokens=False)["input_ids"]} for p in prompts]
-    outs = llm.generate(reqs, params)
-    return [o.outputs[0].text.split("\n", 1)[0] for o in outs]
-
-
 # ------------------------------------------------------------------ the stage
 
 
@@ -292,8 +269,7 @@ def read_inputs(task: Task, input_file: str, keys: Optional[Sequence[str]] = Non
 
 def decode_task(model, tokenizer, task_name: str, input_file: str, output_dir: str,
                 cfg: Optional[DecodeConfig] = None, keys: Optional[Sequence[str]] = None,
-                transcripts: Optional[Dict[str, str]] = None, backend: str = "hf",
-                model_dir: Optional[str] = None) -> Dict[str, object]:
+                transcripts: Optional[Dict[str, str]] = None) -> Dict[str, object]:
     """Decode one task over one input file into an ESPnet decode dir.
 
     Writes ``text`` (``uttid hyp``, sorted; hypotheses stripped, empty ones as a bare id),
@@ -310,12 +286,7 @@ def decode_task(model, tokenizer, task_name: str, input_file: str, output_dir: s
     num_units = TokenizerInfo.load(info_dir).num_units if info_dir and os.path.isfile(os.path.join(info_dir, INFO_FILE)) else None
     keys_sorted, sources, skipped = read_inputs(task, input_file, keys, num_units)
     os.makedirs(output_dir, exist_ok=True)
-    decoder = GreedyDecoder(model, tokenizer, cfg) if backend == "hf" else None
-
-    def run(prompts: List[str]) -> List[str]:
-        if backend == "vllm":
-            return vllm_generate(model_dir, tokenizer, prompts, cfg)
-        return decoder.generate(prompts)
+    run = GreedyDecoder(model, tokenizer, cfg).generate
 
     t0 = time.time()
     if task.kind == "multiturn_st" and transcripts is None:
@@ -341,7 +312,7 @@ def decode_task(model, tokenizer, task_name: str, input_file: str, output_dir: s
         "skipped": len(skipped),
         "seconds": elapsed,
         "utterances_per_second": len(keys_sorted) / elapsed if elapsed > 0 else None,
-        "backend": backend,
+        "backend": "hf",
         "batch_size": cfg.batch_size,
         "max_new_tokens": cfg.max_new_tokens,
         "stop_at_newline": cfg.stop_at_newline,

@@ -358,7 +358,9 @@ def build_it_data(tokenizer_dir: str, output_dir: str, mixture: Dict, max_len: i
         "num_units": num_units,
         "mixture_config": mixture,
     }
-    writer.close(stats, tokenizer_dir, skipped)
+    writer.close(stats, tokenizer_dir, skipped,
+                 facts={"stage": "it_data", "prompt_style": style.name, "mixture": mixture["name"],
+                        "num_units": num_units})
     logger.info("%s: %d conversations, %d tokens (%d with loss), %d skipped", output_dir, writer.sequences,
                 writer.tokens, writer.loss_tokens, len(skipped))
     return stats

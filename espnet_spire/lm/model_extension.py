@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Dict, Optional
@@ -160,6 +161,21 @@ def extend_embeddings(model, tokenizer_length: int, strategy: str = "mean", seed
     return rec
 
 
+def model_facts(tokenizer_facts: Dict[str, object], model_dir: str, rec: ExtensionRecord) -> Dict[str, object]:
+    """``spire.json`` of the extended model: the tokenizer's facts, the base model's content hashes
+    (so a later stage can tell which base it derives from without its path) and the row init."""
+    from espnet_spire.lm.facts import dir_name
+    from espnet_spire.units.provenance import model_fingerprint
+
+    facts = dict(tokenizer_facts)
+    fingerprint = model_fingerprint(os.path.abspath(model_dir))
+    facts["kind"] = "model"
+    facts["base"] = {**dict(facts.get("base") or {}), "name": dir_name(model_dir),
+                     "config_sha256": fingerprint["config_sha256"], "weights_sha256": fingerprint["weights_sha256"]}
+    facts["embedding_init"] = {"strategy": rec.strategy, "seed": rec.seed, "rows": rec.new_rows}
+    return facts
+
+
 def extend_model_dir(model_dir: str, tokenizer_dir: str, output_dir: str, strategy: str = "mean", seed: int = 42,
                      first_new_row: Optional[int] = None, pad_to_multiple_of: int = 64, dtype: str = "float32",
                      covariance_scale: float = 1e-5) -> ExtensionRecord:
@@ -170,6 +186,7 @@ def extend_model_dir(model_dir: str, tokenizer_dir: str, output_dir: str, strate
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from espnet_spire.lm.facts import read_facts, write_facts
     from espnet_spire.lm.tokenizer_extension import INFO_FILE, TokenizerInfo
 
     tok = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
@@ -191,11 +208,11 @@ def extend_model_dir(model_dir: str, tokenizer_dir: str, output_dir: str, strate
     os.makedirs(output_dir, exist_ok=True)
     model.save_pretrained(output_dir)
     tok.save_pretrained(output_dir)
-    for name in (INFO_FILE,):
-        src = os.path.join(tokenizer_dir, name)
-        if os.path.isfile(src):
-            with open(src, "rb") as f, open(os.path.join(output_dir, name), "wb") as g:
-                g.write(f.read())
+    if os.path.isfile(os.path.join(tokenizer_dir, INFO_FILE)):
+        shutil.copyfile(os.path.join(tokenizer_dir, INFO_FILE), os.path.join(output_dir, INFO_FILE))
+    facts = read_facts(tokenizer_dir)
+    if facts is not None:
+        write_facts(output_dir, model_facts(facts, model_dir, rec))
     with open(os.path.join(output_dir, EXTENSION_FILE), "w", encoding="utf-8") as f:
         json.dump(asdict(rec), f, indent=2)
         f.write("\n")

@@ -57,6 +57,15 @@ class PromptStyle:
     speech_prefix: str = "Speech: "
     cpt: bool = False  # base (non-instruct) models: prompt in the CPT format they were trained on
 
+    @property
+    def name(self) -> Optional[str]:
+        """The :meth:`from_name` name of this style (None for a custom speech prefix)."""
+        if self.cpt:
+            return "cpt"
+        if self.speech_prefix != "Speech: ":
+            return None
+        return {"\n": "head", "\n ": "paper"}.get(self.newline)
+
     @classmethod
     def paper_era(cls) -> "PromptStyle":
         """The ``\\n English:`` spacing of SpireLM's paper-era evaluation templates."""

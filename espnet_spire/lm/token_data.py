@@ -6,6 +6,8 @@ A split dir (e.g. ``dump/lm/cpt/train/``) holds::
     loss_mask      key 0 0 1 1 ...         (same keys, same lengths; 1 = predict this token)
     stats.json     sequences, tokens, padding share, sources, settings
     tokenizer_dir  one line: the tokenizer dir the ids belong to
+    tokenizer/     a copy of that tokenizer's files (the model trained on the split exports it)
+    spire.json     facts of the split: builder stage, prompt style, K (see espnet_spire.lm.facts)
     skipped        key reason detail        (examples left out, with why)
 
 ``loss_mask[t] = 1`` means the loss includes predicting ``input_ids[t]`` from the tokens before
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Dict, Iterable, Iterator, List, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from espnet_spire.data.kaldi_dir import sort_key
 
@@ -25,6 +27,7 @@ LOSS_MASK = "loss_mask"
 STATS = "stats.json"
 TOKENIZER_DIR = "tokenizer_dir"
 SKIPPED = "skipped"
+TOKENIZER_COPY = "tokenizer"
 
 
 class SplitWriter:
@@ -55,8 +58,14 @@ class SplitWriter:
         self.tokens += len(ids)
         self.loss_tokens += int(sum(1 for m in mask if m))
 
-    def close(self, stats: Dict, tokenizer_dir: str, skipped: Iterable[Tuple[str, str, str]] = ()) -> None:
-        """Finish the files (renames make a crashed run visible as missing files) and write stats."""
+    def close(self, stats: Dict, tokenizer_dir: str, skipped: Iterable[Tuple[str, str, str]] = (),
+              facts: Optional[Dict] = None) -> None:
+        """Finish the files (renames make a crashed run visible as missing files) and write stats.
+
+        The tokenizer's files are copied beside the data and ``facts`` (prompt style, ...) go to
+        ``spire.json``: the trainer's export reads them, so a trained model dir carries the tokenizer
+        and prompt format its data was built with, without options on the training command.
+        """
         self._ids.close()
         self._mask.close()
         os.replace(os.path.join(self.output_dir, f".{INPUT_IDS}.tmp"), os.path.join(self.output_dir, INPUT_IDS))
@@ -67,6 +76,29 @@ class SplitWriter:
         with open(os.path.join(self.output_dir, STATS), "w", encoding="utf-8") as f:
             json.dump(stats, f, indent=2, ensure_ascii=False)
             f.write("\n")
+        record_tokenizer(self.output_dir, tokenizer_dir, facts or {})
+
+
+def record_tokenizer(split_dir: str, tokenizer_dir: str, facts: Dict) -> None:
+    """Copy the tokenizer into ``split_dir/tokenizer`` and write the split's ``spire.json``."""
+    from espnet_spire.lm.facts import FACTS_VERSION, copy_tokenizer_files, read_facts, write_facts
+
+    copy_tokenizer_files(tokenizer_dir, os.path.join(split_dir, TOKENIZER_COPY))
+    tok_facts = read_facts(tokenizer_dir) or {}
+    write_facts(split_dir, {"version": FACTS_VERSION, "kind": "data", "tokenizer": TOKENIZER_COPY,
+                            "tokenizer_variant": tok_facts.get("variant"), **facts})
+
+
+def read_split_facts(split_dir: str) -> Optional[Dict]:
+    """The split's ``spire.json`` with ``tokenizer`` made a path, or None for splits made without it."""
+    from espnet_spire.lm.facts import read_facts
+
+    facts = read_facts(split_dir)
+    if facts is None or facts.get("kind") != "data":
+        return None
+    facts = dict(facts)
+    facts["tokenizer"] = os.path.join(split_dir, facts["tokenizer"])
+    return facts
 
 
 def write_skipped(path: str, skipped: Iterable[Tuple[str, str, str]]) -> int:

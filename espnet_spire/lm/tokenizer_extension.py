@@ -31,7 +31,6 @@ builders strip their text, and :func:`check_consistency` runs after every build.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -42,6 +41,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from espnet_spire.lm.prompts import IM_END, IM_START, TOWER_INSTRUCT_CHAT_TEMPLATE
 from espnet_spire.units.dsu_format import PUA_MAX_INDEX, PUA_OFFSET, pua
+from espnet_spire.units.provenance import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -101,14 +101,6 @@ def padded_size(n: int, multiple: int = 64) -> int:
     if multiple <= 0:
         raise ValueError("multiple must be positive")
     return -(-n // multiple) * multiple
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _check_num_units(num_units: int) -> None:
@@ -274,7 +266,7 @@ def build_from_spm(base_dir: str, output_dir: str, num_units: int, specials: Seq
         tok.save_pretrained(base_out)
     shutil.copyfile(model_path, os.path.join(base_out, SPM_FILE))
     base_tok = _load_hf(base_out)
-    sha = _sha256(src)
+    sha = sha256_file(src)
     base_info = _info_from_tokenizer(base_tok, "base", "spm", base_size, specials, num_units, scoring, src, sha)
     base_info.save(base_out)
 
@@ -312,7 +304,7 @@ def build_from_added_tokens(base_dir: str, output_dir: str, num_units: int,
     tok.save_pretrained(base_out)
     base_tok = _load_hf(base_out)
     src = os.path.join(base_dir, "tokenizer.json")
-    sha = _sha256(src) if os.path.isfile(src) else ""
+    sha = sha256_file(src) if os.path.isfile(src) else ""
     base_info = _info_from_tokenizer(base_tok, "base", "added_tokens", base_size, specials, num_units, "none", base_dir, sha)
     base_info.save(base_out)
     inst_out = os.path.join(output_dir, "instruct")
@@ -330,9 +322,36 @@ def build_from_added_tokens(base_dir: str, output_dir: str, num_units: int,
     return base_info, inst_info
 
 
+def tokenizer_facts(directory: str, info: TokenizerInfo, base_dir: str,
+                    kmeans_facts: Optional[Dict[str, object]] = None) -> Dict[str, object]:
+    """The ``spire.json`` record of an extended tokenizer dir (see :mod:`espnet_spire.lm.facts`)."""
+    from espnet_spire.lm.facts import FACTS_VERSION, dir_name
+
+    return {
+        "version": FACTS_VERSION,
+        "kind": "tokenizer",
+        "variant": info.variant,
+        "num_units": info.num_units,
+        "unit_format": {"dsu_format": info.dsu_format, "pua_offset": info.pua_offset},
+        "unit_ids": {"first": info.unit_offset, "last": info.unit_offset + info.num_units - 1},
+        "specials": dict(info.specials),
+        "eos_token": info.eos_token,
+        "chat_template": getattr(_load_hf(directory), "chat_template", None) is not None,
+        "base": {"name": dir_name(base_dir), "tokenizer_sha256": info.source_sha256},
+        "kmeans": kmeans_facts,
+    }
+
+
 def extend_tokenizer(base_dir: str, output_dir: str, num_units: int, specials: Sequence[str] = SPIRE_SPECIALS,
-                     scoring: str = "bpe", method: str = "auto", check: bool = True) -> Tuple[TokenizerInfo, TokenizerInfo]:
-    """Build ``output_dir/base`` and ``output_dir/instruct``; ``method`` is auto, spm or added_tokens."""
+                     scoring: str = "bpe", method: str = "auto", check: bool = True,
+                     kmeans_facts: Optional[Dict[str, object]] = None) -> Tuple[TokenizerInfo, TokenizerInfo]:
+    """Build ``output_dir/base`` and ``output_dir/instruct``; ``method`` is auto, spm or added_tokens.
+
+    Each dir also gets ``spire.json`` (K, unit format and ids, specials, chat template, base, and
+    ``kmeans_facts`` of the k-means model the units come from when given).
+    """
+    from espnet_spire.lm.facts import write_facts
+
     if method == "auto":
         method = "spm" if os.path.isfile(os.path.join(base_dir, SPM_FILE)) else "added_tokens"
     if method == "spm":
@@ -347,6 +366,9 @@ def extend_tokenizer(base_dir: str, output_dir: str, num_units: int, specials: S
             problems = check_consistency(d, default_check_texts(num_units))
             if problems:
                 raise RuntimeError(f"{d}: tokenizer self-check failed: {problems[0]}")
+    for variant, info in zip(("base", "instruct"), infos):
+        d = os.path.join(output_dir, variant)
+        write_facts(d, tokenizer_facts(d, info, base_dir, kmeans_facts))
     b, i = infos
     logger.info("base tokenizer: len %d, specials %s, units %d..%d; instruct: len %d, <|im_end|> %s, <|im_start|> %s",
                 b.length, list(b.specials.values()), b.unit_offset, b.unit_offset + b.num_units - 1,

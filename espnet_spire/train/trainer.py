@@ -66,12 +66,10 @@ def export_after_training(options) -> Optional[Path]:
     """Export ``options.hf_export_model`` of ``options.output_dir`` (rank 0 only)."""
     if not options.hf_export:
         return None
-    from espnet_spire.train.hf_export import export_hf, resolve_checkpoint
+    from espnet_spire.train.export import export_training_result
 
-    out = Path(options.output_dir)
-    ckpt = resolve_checkpoint(out, options.hf_export_model)
-    dest = Path(options.hf_export_dir) if options.hf_export_dir else out / "hf_model"
-    return export_hf(ckpt, options.model_dir, dest, dtype=options.hf_export_dtype)
+    return export_training_result(options.output_dir, options.model_dir, options.hf_export_model,
+                                  options.hf_export_dir, options.hf_export_dtype)
 
 
 class SpireTrainer(Trainer):

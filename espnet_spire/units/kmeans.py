@@ -17,6 +17,8 @@ memory-mapped dump, see :mod:`.featdump`) plus one mini-batch:
   K x D float32, so SpireLM's tools can ``joblib.load`` it (for faiss, a MiniBatchKMeans object
   carrying the faiss centroids);
 * ``centers.npy``: the same centroids, float32 (the version-independent copy we load by default);
+* ``kmeans.json``: the path-free facts later stages read (K, dim, feature type, SSL model name and
+  hashes, layer, backend, seed; :mod:`.kmeans_facts`);
 * ``provenance.json``: feature description (type, SSL model dir and content hashes, layer, ...),
   k-means settings, frames used, seed, library versions, sha256 of the centroids.
 
@@ -36,6 +38,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from espnet_spire.units.features import IDENTITY_KEYS
+from espnet_spire.units.kmeans_facts import FACTS_NAME, make_kmeans_facts
 from espnet_spire.units.provenance import library_versions, read_json, sha256_array, write_json
 
 logger = logging.getLogger(__name__)
@@ -279,7 +282,7 @@ def save_kmeans(
     sources: List[str],
     dumps: Optional[List[Dict[str, object]]] = None,
 ) -> Dict[str, object]:
-    """Write ``kmeans.joblib``, ``centers.npy`` and ``provenance.json``; returns the provenance.
+    """Write ``kmeans.joblib``, ``centers.npy``, ``kmeans.json`` and ``provenance.json``; returns the provenance.
 
     ``dumps`` carries the stage-3 sampling settings and counts of each input (portion, seed,
     frames seen/kept) so the artifact says what data it was learnt on.
@@ -308,6 +311,8 @@ def save_kmeans(
         "versions": library_versions(),
     }
     write_json(os.path.join(output_dir, PROVENANCE_NAME), prov)
+    facts = make_kmeans_facts(centers.shape[0], centers.shape[1], prov["centers_sha256"], feature, cfg.backend, cfg.seed)
+    write_json(os.path.join(output_dir, FACTS_NAME), facts)
     return prov
 
 
