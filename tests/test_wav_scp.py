@@ -19,7 +19,7 @@ from espnet_spire.audio.wav_scp import (
     read_segments,
     segment_problem,
 )
-from espnet_spire.data.kaldi_dir import KaldiFormatError
+from espnet_spire.common.kaldi_dir import KaldiFormatError
 
 try:
     from tests import spire_audio_helpers as H

@@ -46,10 +46,10 @@ def get_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     args = get_parser().parse_args(argv)
     setup(args)
+    from espnet_spire.audio.wav_scp import select_entries
+    from espnet_spire.common.jobs import JobError
+    from espnet_spire.units.extractors import build_extractor
     from espnet_spire.units.featdump import dump_job
-    from espnet_spire.units.features import build_extractor
-    from espnet_spire.units.jobs import UnitsError
-    from espnet_spire.units.wavio import select_entries
 
     try:
         entries = select_entries(os.path.join(args.data_dir, "wav.scp"), args.key_file)
@@ -64,7 +64,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             out_format=args.out_format,
             window=args.window,
         )
-    except (UnitsError, FileNotFoundError, ValueError) as exc:
+    except (JobError, FileNotFoundError, ValueError) as exc:
         logger.debug("details", exc_info=True)
         logger.error("%s", exc)
         return 1

@@ -9,7 +9,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from espnet_spire.lm.cli_utils import parse_with_config, setup_logging
+from espnet_spire.common.cli import parse_with_config, setup_logging
 from espnet_spire.lm.export import DEFAULT_LICENSE_NOTE, export_and_pack
 
 

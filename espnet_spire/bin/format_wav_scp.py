@@ -29,7 +29,7 @@ from espnet_spire.audio.format_job import (
     merge_jobs,
     run_format_job,
 )
-from espnet_spire.data.kaldi_dir import read_key_list
+from espnet_spire.common.kaldi_dir import read_key_list
 
 
 def get_parser() -> argparse.ArgumentParser:

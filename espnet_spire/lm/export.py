@@ -12,7 +12,6 @@ card ``README.md`` that says how the units were made and under which licenses th
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -21,15 +20,9 @@ import tarfile
 import time
 from typing import Dict, List, Optional, Sequence
 
+from espnet_spire.common.hashing import sha256_file
+
 logger = logging.getLogger(__name__)
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def greedy_generation_config(tokenizer, max_new_tokens: int = 256):
@@ -90,9 +83,9 @@ def _units_description(kmeans_files: Sequence[str]) -> List[str]:
             for name in sorted(os.listdir(path)):
                 p = os.path.join(path, name)
                 if os.path.isfile(p):
-                    lines.append(f"- `{name}` sha256 `{_sha256(p)}`")
+                    lines.append(f"- `{name}` sha256 `{sha256_file(p)}`")
         elif os.path.isfile(path):
-            lines.append(f"- `{os.path.basename(path)}` sha256 `{_sha256(path)}`")
+            lines.append(f"- `{os.path.basename(path)}` sha256 `{sha256_file(path)}`")
     return lines
 
 

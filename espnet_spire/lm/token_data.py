@@ -18,7 +18,7 @@ import json
 import os
 from typing import Dict, Iterable, Iterator, List, Sequence, Tuple
 
-from espnet_spire.data.kaldi_dir import sort_key
+from espnet_spire.common.kaldi_dir import sort_key
 
 INPUT_IDS = "input_ids"
 LOSS_MASK = "loss_mask"

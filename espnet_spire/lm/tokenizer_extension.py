@@ -31,7 +31,6 @@ builders strip their text, and :func:`check_consistency` runs after every build.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -40,6 +39,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+from espnet_spire.common.hashing import sha256_file
 from espnet_spire.lm.prompts import IM_END, IM_START, TOWER_INSTRUCT_CHAT_TEMPLATE
 from espnet_spire.units.dsu_format import PUA_MAX_INDEX, PUA_OFFSET, pua
 
@@ -101,14 +101,6 @@ def padded_size(n: int, multiple: int = 64) -> int:
     if multiple <= 0:
         raise ValueError("multiple must be positive")
     return -(-n // multiple) * multiple
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _check_num_units(num_units: int) -> None:
@@ -274,7 +266,7 @@ def build_from_spm(base_dir: str, output_dir: str, num_units: int, specials: Seq
         tok.save_pretrained(base_out)
     shutil.copyfile(model_path, os.path.join(base_out, SPM_FILE))
     base_tok = _load_hf(base_out)
-    sha = _sha256(src)
+    sha = sha256_file(src)
     base_info = _info_from_tokenizer(base_tok, "base", "spm", base_size, specials, num_units, scoring, src, sha)
     base_info.save(base_out)
 
@@ -312,7 +304,7 @@ def build_from_added_tokens(base_dir: str, output_dir: str, num_units: int,
     tok.save_pretrained(base_out)
     base_tok = _load_hf(base_out)
     src = os.path.join(base_dir, "tokenizer.json")
-    sha = _sha256(src) if os.path.isfile(src) else ""
+    sha = sha256_file(src) if os.path.isfile(src) else ""
     base_info = _info_from_tokenizer(base_tok, "base", "added_tokens", base_size, specials, num_units, "none", base_dir, sha)
     base_info.save(base_out)
     inst_out = os.path.join(output_dir, "instruct")

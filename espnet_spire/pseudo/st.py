@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from espnet_spire.data.kaldi_dir import read_kaldi_dict, sort_key, write_kaldi_file
+from espnet_spire.common.kaldi_dir import read_kaldi_dict, sort_key, write_kaldi_file
 
 PathLike = Union[str, "os.PathLike[str]"]
 logger = logging.getLogger(__name__)

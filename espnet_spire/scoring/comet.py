@@ -183,7 +183,7 @@ def score_dir(
 ) -> Dict:
     """Run COMET and write ``out_dir``: ``result.json``, ``result.txt``, ``segment_scores``
     (Kaldi ``uttid score``) and ``segments.json`` (src/mt/ref/score per segment)."""
-    from espnet_spire.data.kaldi_dir import write_kaldi_file
+    from espnet_spire.common.kaldi_dir import write_kaldi_file
 
     res = run_comet(srcs, hyps, refs, model, **kwargs)
     out = Path(out_dir)

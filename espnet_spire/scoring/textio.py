@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Union
 
-from espnet_spire.data.kaldi_dir import read_kaldi_dict
+from espnet_spire.common.kaldi_dir import read_kaldi_dict
 
 PathLike = Union[str, "os.PathLike[str]"]
 

@@ -31,20 +31,26 @@ import logging
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from espnet_spire.common.fileio import atomic_path, read_json, write_json
+from espnet_spire.common.hashing import sha256_array
+from espnet_spire.common.jobs import progress
+from espnet_spire.common.registry import Registry
 from espnet_spire.units.features import IDENTITY_KEYS
-from espnet_spire.units.provenance import library_versions, read_json, sha256_array, write_json
+from espnet_spire.units.provenance import library_versions
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("sklearn", "faiss")
 INITS = ("k-means++", "random")
 JOBLIB_NAME = "kmeans.joblib"
 CENTERS_NAME = "centers.npy"
 PROVENANCE_NAME = "provenance.json"
+
+# name -> ``learn(store, subset, cfg, rng, show_progress) -> (fitted MiniBatchKMeans, stats)``.
+KMEANS_BACKENDS: Registry[Callable[..., Tuple[object, Dict[str, object]]]] = Registry("k-means backend")
 
 
 @dataclass
@@ -66,8 +72,7 @@ class KMeansConfig:
     def validate(self, num_frames: int) -> None:
         if self.n_clusters < 1:
             raise ValueError(f"n_clusters must be >= 1, got {self.n_clusters}")
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        KMEANS_BACKENDS.get(self.backend)  # unknown names raise with the valid ones
         if self.init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
         if self.max_iter < 1:
@@ -158,8 +163,6 @@ def learn_kmeans(store, cfg: KMeansConfig, show_progress: bool = True):
     Returns ``(MiniBatchKMeans, stats)``; the estimator is fitted (``predict`` works) and its
     ``cluster_centers_`` are float32.
     """
-    from espnet_spire.units.jobs import progress
-
     cfg.validate(store.num_frames)
     rng = np.random.default_rng(cfg.seed)
     if cfg.max_frames and cfg.max_frames < store.num_frames:
@@ -168,10 +171,7 @@ def learn_kmeans(store, cfg: KMeansConfig, show_progress: bool = True):
         subset = np.arange(store.num_frames, dtype=np.int64)
     cfg.validate(subset.size)
     t0 = time.time()
-    if cfg.backend == "faiss":
-        km, stats = _learn_faiss(store, subset, cfg)
-    else:
-        km, stats = _learn_sklearn(store, subset, cfg, rng, show_progress, progress)
+    km, stats = KMEANS_BACKENDS.get(cfg.backend)(store, subset, cfg, rng, show_progress)
     eval_idx = np.sort(rng.choice(subset, min(subset.size, 50000), replace=False))
     stats.update(
         frames_available=int(store.num_frames),
@@ -183,7 +183,9 @@ def learn_kmeans(store, cfg: KMeansConfig, show_progress: bool = True):
     return km, stats
 
 
-def _learn_sklearn(store, subset, cfg: KMeansConfig, rng, show_progress, progress):
+@KMEANS_BACKENDS.register("sklearn")
+def _learn_sklearn(store, subset, cfg: KMeansConfig, rng, show_progress: bool):
+    """Streaming ``MiniBatchKMeans`` passes over the sample (SpireLM's recipe)."""
     from sklearn.cluster import MiniBatchKMeans, kmeans_plusplus
 
     K = cfg.n_clusters
@@ -226,7 +228,9 @@ def _learn_sklearn(store, subset, cfg: KMeansConfig, rng, show_progress, progres
     return km, {"passes": passes, "last_relative_change": shift, "steps": int(km.n_steps_)}
 
 
-def _learn_faiss(store, subset, cfg: KMeansConfig):
+@KMEANS_BACKENDS.register("faiss")
+def _learn_faiss(store, subset, cfg: KMeansConfig, rng, show_progress: bool):
+    """Lloyd iterations of ``faiss.Kmeans`` on the whole sample in memory."""
     import faiss
 
     x = store.gather(subset)
@@ -288,12 +292,10 @@ def save_kmeans(
 
     os.makedirs(output_dir, exist_ok=True)
     centers = np.ascontiguousarray(km.cluster_centers_, dtype=np.float32)
-    tmp = os.path.join(output_dir, f"{JOBLIB_NAME}.tmp.{os.getpid()}")
-    joblib.dump(km, tmp)
-    os.replace(tmp, os.path.join(output_dir, JOBLIB_NAME))
-    tmp = os.path.join(output_dir, f"centers.tmp.{os.getpid()}.npy")
-    np.save(tmp, centers)
-    os.replace(tmp, os.path.join(output_dir, CENTERS_NAME))
+    with atomic_path(os.path.join(output_dir, JOBLIB_NAME)) as tmp:
+        joblib.dump(km, tmp)
+    with atomic_path(os.path.join(output_dir, CENTERS_NAME)) as tmp:
+        np.save(tmp, centers)
     prov = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "num_units": int(centers.shape[0]),

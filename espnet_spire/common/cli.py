@@ -1,35 +1,50 @@
-"""Small helpers shared by the LM command-line tools (logging, booleans, YAML defaults)."""
+"""Helpers shared by every ``espnet_spire.bin`` command line: option types, logging, seeds and
+``--config`` YAML files.  Booleans are ESPnet's (``espnet2.utils.types.str2bool``), so options
+read ``--dedup false`` exactly as ESPnet's own tools do."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import random
+import sys
 from typing import List, Optional, Sequence
 
 import yaml
+from espnet2.utils.types import str2bool
+
+__all__ = [
+    "LOG_FORMAT",
+    "optional_bool",
+    "parse_with_config",
+    "seed_everything",
+    "setup_logging",
+    "split_words",
+    "str2bool",
+]
+
+# ESPnet's log line format.
+LOG_FORMAT = "%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s"
 
 
-def str2bool(value: str) -> bool:
-    """ESPnet-style boolean option values."""
-    v = str(value).lower()
-    if v in ("true", "1", "yes", "y"):
-        return True
-    if v in ("false", "0", "no", "n"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true/false, got {value!r}")
+def optional_bool(value: str) -> Optional[bool]:
+    """``auto``/``none`` (take the model's own setting) or an ESPnet boolean."""
+    return None if str(value).lower() in ("auto", "none") else str2bool(value)
 
 
-def setup_logging(level: str = "INFO") -> None:
-    """ESPnet's log line format on stderr."""
+def setup_logging(level: str = "INFO", force: bool = False) -> None:
+    """Log to stderr in ESPnet's format."""
     logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s",
+        level=getattr(logging, str(level).upper(), logging.INFO), format=LOG_FORMAT, force=force
     )
 
 
 def parse_with_config(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]) -> argparse.Namespace:
-    """Parse ``argv``; a ``--config`` YAML supplies defaults that the command line overrides."""
+    """Parse ``argv``; a ``--config`` YAML supplies defaults that the command line overrides.
+
+    Unlike ``espnet2.utils.config_argparse``, an option given in the YAML is no longer required
+    on the command line, which the recipe's per-stage config files rely on.
+    """
     pre_parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pre_parser.add_argument("--config")
     pre, _ = pre_parser.parse_known_args(argv)
@@ -42,21 +57,19 @@ def parse_with_config(parser: argparse.ArgumentParser, argv: Optional[Sequence[s
         if unknown:
             parser.error(f"{cfg_path}: unknown keys {unknown}")
         parser.set_defaults(**cfg)
-        for action in parser._actions:  # a required option given in the YAML is no longer required
+        for action in parser._actions:
             if action.dest in cfg:
                 action.required = False
     return parser.parse_args(argv)
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and (if imported) torch."""
-    import sys
-
+    """Seed Python, NumPy and (if already imported) torch."""
     random.seed(seed)
     try:
         import numpy as np
 
-        np.random.seed(seed)
+        np.random.seed(seed % (2**32))
     except ImportError:  # pragma: no cover
         pass
     if "torch" in sys.modules:
