@@ -10,7 +10,7 @@ Example::
 
     python -m espnet_spire.bin.make_pseudo_st --text data/train/text --out_dir dump/pseudo_st/train \\
         --translator_model /models/TowerInstruct-13B-v0.1 --qe_model /models/wmt22-cometkiwi-da \\
-        --tgtsplit_words "de fr es it pt nl ru zh ko" --n_direct 60000 --n_multiturn 60000
+        --tgt_langs "de fr es it pt nl ru zh ko" --n_direct 60000 --n_multiturn 60000
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--out_dir", required=True, help="output dir (e.g. dump/pseudo_st/<train_set>)")
     p.add_argument("--translator_model", required=True, help="local HF causal LM dir (e.g. TowerInstruct)")
     p.add_argument("--translator_tokenizer", default=None, help="tokenizer dir (default: the model dir)")
-    p.add_argument("--tgtsplit_words", type=split_words, default=split_words("de fr es it pt nl ru zh ko"),
+    p.add_argument("--tgt_langs", type=split_words, default=split_words("de fr es it pt nl ru zh ko"),
                    help="target languages, space or comma separated")
     p.add_argument("--src_lang", default="en")
     p.add_argument("--qe_model", default=None, help="local CometKiwi dir (Unbabel/wmt22-cometkiwi-da)")
@@ -64,7 +64,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     from espnet_spire.scoring.comet import CometError
 
     cfg = PseudoSTConfig(
-        tgtsplit_words=args.tgtsplit_words, src_lang=args.src_lang, threshold=args.threshold,
+        tgt_langs=args.tgt_langs, src_lang=args.src_lang, threshold=args.threshold,
         qe_filter=args.qe_filter, qe_model=args.qe_model, qe_encoder_dir=args.qe_encoder_dir,
         n_direct=args.n_direct, n_multiturn=args.n_multiturn, seed=args.seed, max_utts=args.max_utts,
         translator_model=args.translator_model, translator_tokenizer=args.translator_tokenizer,

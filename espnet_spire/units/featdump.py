@@ -127,18 +127,17 @@ def _write_ark(output_dir: str, chosen, data, utt_idx, counts) -> None:
 
     ark = os.path.join(output_dir, "feats.ark")
     scp = os.path.join(output_dir, "feats.scp")
-    tmp_ark, tmp_scp = f"{ark}.partial.{os.getpid()}", f"{scp}.partial.{os.getpid()}"
     starts = np.concatenate([[0], np.cumsum(counts)])
-    with kaldiio.WriteHelper(f"ark,scp:{tmp_ark},{tmp_scp}") as writer:
-        for i, c in enumerate(counts):
-            if c > 0:
-                writer(chosen[i].uttid, data[starts[i] : starts[i + 1]])
-    # the scp names the temporary ark: rewrite it to the final name
-    with open(tmp_scp, encoding="utf-8") as f:
-        lines = [line.replace(tmp_ark, ark) for line in f.read().splitlines()]
-    os.replace(tmp_ark, ark)
-    write_lines(scp, lines)
-    os.remove(tmp_scp)
+    # the ark is renamed into place before the scp that points at it
+    with atomic_path(scp) as tmp_scp, atomic_path(ark) as tmp_ark:
+        with kaldiio.WriteHelper(f"ark,scp:{tmp_ark},{tmp_scp}") as writer:
+            for i, c in enumerate(counts):
+                if c > 0:
+                    writer(chosen[i].uttid, data[starts[i] : starts[i + 1]])
+        # the scp names the temporary ark: rewrite it to the final name
+        with open(tmp_scp, encoding="utf-8") as f:
+            lines = [line.replace(str(tmp_ark), ark) for line in f.read().splitlines()]
+        write_lines(tmp_scp, lines)
 
 
 # ---------------------------------------------------------------------------- reading dumps
