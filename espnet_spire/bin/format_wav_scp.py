@@ -29,6 +29,7 @@ from espnet_spire.audio.format_job import (
     merge_jobs,
     run_format_job,
 )
+from espnet_spire.common.cli import setup_logging
 from espnet_spire.common.kaldi_dir import read_key_list
 
 
@@ -68,9 +69,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     """Run one job or the merge; exit 1 with a message on recipe-level errors."""
     parser = get_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s"
-    )
+    setup_logging()
     try:
         if args.merge:
             if args.nj is None or args.nj < 1:

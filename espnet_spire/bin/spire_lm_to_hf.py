@@ -13,10 +13,11 @@ tokenizer files) is ``--model_dir`` or, by default, ``model_dir`` of ``<exp_dir>
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 from typing import List, Optional
+
+from espnet_spire.common.cli import setup_logging
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -36,7 +37,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    setup_logging()
     import yaml
 
     from espnet_spire.train.hf_export import export_hf, resolve_checkpoint

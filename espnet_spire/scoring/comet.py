@@ -20,9 +20,9 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence
 
-PathLike = Union[str, "os.PathLike[str]"]
+from espnet_spire.common.fileio import PathLike
 
 RUNNER = Path(__file__).resolve().with_name("comet_runner.py")
 COMET_VENV_REL = Path("tools") / "comet_venv"

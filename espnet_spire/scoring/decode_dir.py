@@ -16,11 +16,11 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Optional, Union
+from typing import Dict, Optional
 
+from espnet_spire.common.fileio import PathLike
 from espnet_spire.scoring.textio import load_hypotheses, pair_up, read_text, read_utt2spk
 
-PathLike = Union[str, "os.PathLike[str]"]
 
 TASK_KINDS = ("asr", "st", "mt")
 SCORES_FILE = "scores.json"
