@@ -17,7 +17,7 @@ from typing import Dict, List, Sequence
 from espnet_spire.common import jobs
 from espnet_spire.common.fileio import read_json, write_json, write_lines
 from espnet_spire.common.jobs import DEFAULT_MAX_FAILED_RATIO, JobError, TooManyFailedError
-from espnet_spire.common.kaldi_dir import sort_key
+from espnet_spire.common.kaldi_dir import read_kaldi_dict, sort_key
 
 logger = logging.getLogger(__name__)
 
@@ -31,18 +31,6 @@ def job_dirs(logdir: str, nj: int) -> List[str]:
     return [os.path.join(logdir, f"output.{i}") for i in range(1, nj + 1)]
 
 
-def _read_piece(path: str) -> Dict[str, str]:
-    """``{uttid: rest}`` of a piece written by :func:`espnet_spire.units.label.label_job`."""
-    rows: Dict[str, str] = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if line:
-                uttid, _, rest = line.partition(" ")
-                rows[uttid] = rest
-    return rows
-
-
 def merge_units(
     input_dirs: Sequence[str], output_dir: str, max_failed_ratio: float = DEFAULT_MAX_FAILED_RATIO
 ) -> Dict[str, object]:
@@ -54,14 +42,14 @@ def merge_units(
     if len(set(sigs.values())) != 1:
         detail = ", ".join(f"{d}: {str(s)[:12]}" for d, s in sigs.items())
         raise JobError(f"cannot merge: jobs were made with different settings ({detail})")
-    merged = {name: jobs.merge_pieces(input_dirs, name, _read_piece) for name in PIECES}
+    merged = {name: jobs.merge_pieces(input_dirs, name, read_kaldi_dict) for name in PIECES}
     both = set(merged["units"]) & set(merged["failed"])
     if both:
         raise JobError(f"utterance {min(both, key=sort_key)!r} is both labelled and failed")
     os.makedirs(output_dir, exist_ok=True)
     for name in PIECES:
         rows = merged[name]
-        write_lines(os.path.join(output_dir, name), (f"{u} {rows[u]}" for u in sorted(rows)))
+        write_lines(os.path.join(output_dir, name), (f"{u} {rows[u]}" for u in sorted(rows, key=sort_key)))
     n_ok, n_failed = len(merged["units"]), len(merged["failed"])
     total = n_ok + n_failed
     frames = sum(int(v) for v in merged["utt2num_frames"].values())
