@@ -120,3 +120,21 @@ def test_backend_registries():
         KMeansConfig(n_clusters=2, batch_size=2, backend="x").validate(10)
     with pytest.raises(ValueError, match="the faiss backend computes in fp32 only"):
         Assigner(np.eye(2, dtype=np.float32), backend="faiss", dtype="bf16")
+
+
+def test_run_cli_turns_expected_errors_into_status_1(caplog):
+    import logging
+
+    from espnet_spire.common.cli import run_cli
+
+    log = logging.getLogger("test_run_cli")
+
+    def fail():
+        raise jobs.JobError("cannot merge: unfinished labelling jobs")
+
+    assert run_cli(lambda: None, log) == 0
+    with caplog.at_level(logging.ERROR):
+        assert run_cli(fail, log) == 1
+    assert "cannot merge: unfinished labelling jobs" in caplog.text
+    with pytest.raises(KeyError):  # anything else is a bug: keep the traceback
+        run_cli(lambda: {}["x"], log)

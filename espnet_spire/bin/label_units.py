@@ -18,7 +18,7 @@ import os
 import sys
 from typing import List, Optional
 
-from espnet_spire.common.cli import str2bool
+from espnet_spire.common.cli import run_cli, str2bool
 from espnet_spire.units.options import add_common_args, add_feature_args, feature_config_from_args, setup
 
 logger = logging.getLogger("label_units")
@@ -89,15 +89,7 @@ def run_merge(args: argparse.Namespace) -> None:
 def main(argv: Optional[List[str]] = None) -> int:
     args = get_parser().parse_args(argv)
     setup(args)
-    from espnet_spire.common.jobs import JobError
-
-    try:
-        run_label(args) if args.command == "label" else run_merge(args)
-    except (JobError, FileNotFoundError, ValueError) as exc:
-        logger.debug("details", exc_info=True)
-        logger.error("%s", exc)
-        return 1
-    return 0
+    return run_cli(lambda: run_label(args) if args.command == "label" else run_merge(args), logger)
 
 
 if __name__ == "__main__":

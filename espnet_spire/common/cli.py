@@ -8,15 +8,18 @@ import argparse
 import logging
 import random
 import sys
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence, Tuple, Type
 
 import yaml
 from espnet2.utils.types import str2bool
+
+from espnet_spire.common.jobs import JobError
 
 __all__ = [
     "LOG_FORMAT",
     "optional_bool",
     "parse_with_config",
+    "run_cli",
     "seed_everything",
     "setup_logging",
     "split_words",
@@ -37,6 +40,26 @@ def setup_logging(level: str = "INFO", force: bool = False) -> None:
     logging.basicConfig(
         level=getattr(logging, str(level).upper(), logging.INFO), format=LOG_FORMAT, force=force
     )
+
+
+# Errors a user can fix from the message alone: no traceback for these.
+EXPECTED_ERRORS: Tuple[Type[BaseException], ...] = (JobError, FileNotFoundError, ValueError)
+
+
+def run_cli(
+    run: Callable[[], object],
+    logger: logging.Logger,
+    expected: Tuple[Type[BaseException], ...] = EXPECTED_ERRORS,
+) -> int:
+    """Run a command's work; an expected error is logged in one line (the traceback only at
+    DEBUG level) and gives exit status 1."""
+    try:
+        run()
+    except expected as exc:
+        logger.debug("details", exc_info=True)
+        logger.error("%s", exc)
+        return 1
+    return 0
 
 
 def parse_with_config(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]) -> argparse.Namespace:
