@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import lm_fixtures as F
-from espnet_spire.units.kmeans import KMeansConfig, save_kmeans, sklearn_model_from_centers
-from espnet_spire.units.kmeans_facts import FACTS_NAME, read_kmeans_facts
+from espnet_spire.units.kmeans import KMeansConfig, read_kmeans_facts, save_kmeans, sklearn_model_from_centers
+from espnet_spire.units.kmeans_facts import FACTS_NAME
 
 
 def _centers(k, d=6, seed=0):

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from _units_helpers import an4_arrays, make_tiny_ssl
-from espnet_spire.units.features import FeatureConfig, build_extractor, plan_chunks
+from espnet_spire.units.extractors import build_extractor
+from espnet_spire.units.features import FeatureConfig, plan_chunks
 from espnet_spire.units.hf_ssl import HFSSLExtractor, normalize_waveform
 
 

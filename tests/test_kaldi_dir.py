@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from espnet_spire.data.kaldi_dir import (
+from espnet_spire.common.kaldi_dir import (
     KaldiFormatError,
     filter_kaldi_file,
     iter_kaldi_file,

@@ -13,7 +13,7 @@ import pytest
 
 import lm_fixtures as F
 from espnet_spire.bin import make_pseudo_st
-from espnet_spire.data.kaldi_dir import read_kaldi_dict, sort_key
+from espnet_spire.common.kaldi_dir import read_kaldi_dict, sort_key
 from espnet_spire.pseudo import st as P
 
 # ------------------------------------------------------------------ unit tests (fake scores)

@@ -19,7 +19,7 @@ from espnet_spire.audio.wav_scp import (
     read_segments,
     segment_problem,
 )
-from espnet_spire.data.kaldi_dir import KaldiFormatError
+from espnet_spire.common.kaldi_dir import KaldiFormatError
 
 try:
     from tests import spire_audio_helpers as H
@@ -176,3 +176,21 @@ def test_segment_past_the_end_gives_empty_audio(an4):
     path, _ = an4["fash-an253-b"]
     audio, _ = load_audio(str(path), start=1000.0, end=1001.0)
     assert audio.shape == (0,)
+
+
+def test_dump_wav_scp_reader_messages(tmp_path):
+    """The stage-2 dump reader (unit stages) names file and line for each set-up error."""
+    from espnet_spire.audio.wav_scp import AudioSetupError, read_wav_scp
+
+    cases = {
+        "u1 a.wav\n u2 b.wav\n": r"wav.scp:2: expected 'uttid path', got 'u2 b.wav'",
+        "u1 a.wav\nu2\n": r"wav.scp:2: expected 'uttid path', got 'u2'",
+        "u1 sox a.wav -t wav - |\n": r"wav.scp:1: pipe commands are not supported here",
+        "u1 a.wav\n\nu1 b.wav\n": r"wav.scp:3: duplicate utterance id 'u1'",
+    }
+    for text, message in cases.items():
+        (tmp_path / "wav.scp").write_text(text)
+        with pytest.raises(AudioSetupError, match=message):
+            read_wav_scp(str(tmp_path / "wav.scp"))
+    with pytest.raises(AudioSetupError, match="wav.scp not found"):
+        read_wav_scp(str(tmp_path / "none" / "wav.scp"))

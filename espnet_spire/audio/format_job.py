@@ -27,8 +27,6 @@ directory in the recipe, as in ESPnet).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import shutil
 from dataclasses import asdict, dataclass
@@ -47,7 +45,11 @@ from espnet_spire.audio.wav_scp import (
     read_segments,
     segment_problem,
 )
-from espnet_spire.data.kaldi_dir import (
+from espnet_spire.common import jobs
+from espnet_spire.common.fileio import PathLike
+from espnet_spire.common.hashing import sha256_files, sha256_text_lines
+from espnet_spire.common.jobs import DEFAULT_MAX_FAILED_RATIO, MIN_SAMPLES, JobError
+from espnet_spire.common.kaldi_dir import (
     filter_kaldi_file,
     read_kaldi_dict,
     sort_key,
@@ -58,10 +60,8 @@ from espnet_spire.data.kaldi_dir import (
 
 logger = logging.getLogger(__name__)
 
-PathLike = Union[str, Path]
 DONE_MARKER = ".done"
 AUDIO_FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16")}
-DEFAULT_MAX_FAILED_RATIO = 0.05
 # Files of data/<set> that describe the original recordings and are not carried into dump/.
 _NOT_COPIED = {
     "wav.scp",
@@ -83,8 +83,7 @@ class FormatOptions:
 
     fs: int = 16000
     audio_format: str = "wav"
-    # 400 samples = one 25 ms analysis window at 16 kHz: anything shorter yields no frame.
-    min_samples: int = 400
+    min_samples: int = MIN_SAMPLES
 
     def __post_init__(self) -> None:
         if self.audio_format not in AUDIO_FORMATS:
@@ -102,7 +101,7 @@ class JobResult:
     skipped: bool
 
 
-class FormatError(RuntimeError):
+class FormatError(JobError):
     """Stage 2 cannot produce a usable directory (missing jobs, too many failures, ...)."""
 
 
@@ -116,39 +115,15 @@ def audio_file_name(utt: str, audio_format: str) -> str:
     return utt.replace("%", "%25").replace("/", "%2F") + "." + audio_format
 
 
-def _sha256_files(paths: Sequence[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(path.name.encode() + b"\0")
-        if path.is_file():
-            with open(path, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(chunk)
-        digest.update(b"\0")
-    return digest.hexdigest()
-
-
-def _job_fingerprint(
-    data_dir: Path, keys: Sequence[str], opts: FormatOptions, jdir: Path
-) -> dict:
-    """What a finished job depends on; a marker with a different fingerprint is stale."""
-    return {
+def _job_signature(data_dir: Path, keys: Sequence[str], opts: FormatOptions, jdir: Path) -> str:
+    """Hash of what a finished job depends on; a marker with another signature is stale."""
+    return jobs.signature({
         "job_dir": str(jdir),  # written into wav.scp
         "options": asdict(opts),
         "resample": RESAMPLE_KWARGS,
-        "keys_sha256": hashlib.sha256(
-            "\n".join(keys).encode("utf-8", "surrogateescape")
-        ).hexdigest(),
-        "data_sha256": _sha256_files([data_dir / "wav.scp", data_dir / "segments"]),
-    }
-
-
-def _read_marker(path: Path) -> Optional[dict]:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
+        "keys_sha256": sha256_text_lines(keys),
+        "data_sha256": sha256_files([data_dir / "wav.scp", data_dir / "segments"]),
+    })
 
 
 def process_audio(
@@ -184,9 +159,7 @@ def job_is_done(
 ) -> bool:
     """True when an earlier run finished this job with the same inputs and options."""
     jdir = job_dir(out_dir, job)
-    marker = _read_marker(jdir / DONE_MARKER)
-    fingerprint = _job_fingerprint(Path(data_dir), keys, opts, jdir)
-    return marker is not None and marker.get("fingerprint") == fingerprint
+    return jobs.is_done(jdir, _job_signature(Path(data_dir), keys, opts, jdir), DONE_MARKER)
 
 
 def run_format_job(
@@ -203,14 +176,11 @@ def run_format_job(
     """
     data_dir = Path(data_dir)
     jdir = job_dir(out_dir, job)
-    marker_path = jdir / DONE_MARKER
-    fingerprint = _job_fingerprint(data_dir, keys, opts, jdir)
-    marker = _read_marker(marker_path)
-    if marker is not None and marker.get("fingerprint") == fingerprint:
-        logger.info("job %s already finished (%s); skipping", job, marker_path)
-        return JobResult(marker["num_ok"], marker["num_failed"], skipped=True)
-    if marker is not None:
-        logger.warning("job %s: inputs or options changed since the last run; redoing it", job)
+    sig = _job_signature(data_dir, keys, opts, jdir)
+    if jobs.is_done(jdir, sig, DONE_MARKER):
+        summary = jobs.read_done(jdir, DONE_MARKER)["summary"]
+        logger.info("job %s already finished (%s); skipping", job, jdir / DONE_MARKER)
+        return JobResult(summary["num_ok"], summary["num_failed"], skipped=True)
     if jdir.exists():
         shutil.rmtree(jdir)
     jdir.mkdir(parents=True)
@@ -245,10 +215,8 @@ def run_format_job(
     write_kaldi_file(jdir / "wav.scp", ok_scp)
     write_kaldi_file(jdir / "utt2num_samples", ok_len)
     write_kaldi_file(jdir / "failed", failed)
-    marker = {"fingerprint": fingerprint, "num_ok": len(ok_scp), "num_failed": len(failed)}
-    tmp = marker_path.with_name(DONE_MARKER + ".tmp")
-    tmp.write_text(json.dumps(marker, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(marker_path)
+    summary = {"num_ok": len(ok_scp), "num_failed": len(failed), "audio_format": opts.audio_format}
+    jobs.mark_done(jdir, sig, summary, DONE_MARKER)
     logger.info("job %s: %d utterances written, %d failed", job, len(ok_scp), len(failed))
     return JobResult(len(ok_scp), len(failed), skipped=False)
 
@@ -289,18 +257,7 @@ class MergeResult:
 
     @property
     def failed_ratio(self) -> float:
-        total = self.num_ok + self.num_failed
-        return self.num_failed / total if total else 0.0
-
-
-def _collect(pieces: Sequence[Path], name: str) -> Dict[str, str]:
-    out: Dict[str, str] = {}
-    for jdir in pieces:
-        for key, value in read_kaldi_dict(jdir / name).items():
-            if key in out:
-                raise FormatError(f"'{key}' appears in two jobs ({jdir / name})")
-            out[key] = value
-    return out
+        return jobs.failed_ratio(self.num_failed, self.num_ok + self.num_failed)
 
 
 def merge_jobs(
@@ -318,18 +275,16 @@ def merge_jobs(
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     pieces = [job_dir(out_dir, j) for j in range(1, nj + 1)]
-    unfinished = [str(p) for p in pieces if not (p / DONE_MARKER).is_file()]
+    unfinished = jobs.unfinished(pieces, DONE_MARKER)
     if unfinished:
         raise FormatError(f"{len(unfinished)} of {nj} jobs did not finish: {unfinished[:5]}")
-    formats = {
-        _read_marker(p / DONE_MARKER)["fingerprint"]["options"]["audio_format"] for p in pieces
-    }
+    formats = {jobs.read_done(p, DONE_MARKER)["summary"]["audio_format"] for p in pieces}
     if len(formats) != 1:
         raise FormatError(f"jobs used different audio formats: {sorted(formats)}")
 
-    wav_scp = _collect(pieces, "wav.scp")
-    num_samples = _collect(pieces, "utt2num_samples")
-    failed = _collect(pieces, "failed")
+    wav_scp = jobs.merge_pieces(pieces, "wav.scp", read_kaldi_dict, FormatError)
+    num_samples = jobs.merge_pieces(pieces, "utt2num_samples", read_kaldi_dict, FormatError)
+    failed = jobs.merge_pieces(pieces, "failed", read_kaldi_dict, FormatError)
     both = set(wav_scp) & set(failed)
     if both:
         raise FormatError(f"'{min(both)}' is both formatted and failed")
@@ -348,13 +303,16 @@ def merge_jobs(
     out_dir.mkdir(parents=True, exist_ok=True)
     write_kaldi_file(out_dir / "failed", failed)
     result = MergeResult(len(wav_scp), len(failed), [], [])
-    if not wav_scp or result.failed_ratio > max_failed_ratio:
+    try:
+        if not wav_scp:
+            raise FormatError(
+                f"no utterance of {data_dir} could be formatted; reasons in {out_dir / 'failed'}"
+            )
+        jobs.check_failure_budget(len(failed), len(utts), max_failed_ratio, out_dir / "failed", FormatError)
+    except FormatError:
         for name in ("wav.scp", "utt2num_samples"):
             (out_dir / name).unlink(missing_ok=True)
-        raise FormatError(
-            f"{len(failed)} of {len(utts)} utterances failed ({result.failed_ratio:.1%} > "
-            f"--max_failed_ratio {max_failed_ratio:.1%}); reasons in {out_dir / 'failed'}"
-        )
+        raise
     if failed:
         logger.warning(
             "%d of %d utterances dropped (%.2f%%); see %s",

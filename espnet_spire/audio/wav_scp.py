@@ -7,6 +7,16 @@ that a failure anywhere in the pipeline is reported, not only in its last comman
 
 Samples come back as float32 in [-1, 1) (integer PCM is divided by 2**(bits-1), soundfile's
 convention), shaped ``(samples,)`` for mono or ``(samples, channels)``.
+
+The unit stages (3 and 5) read the stage-2 dump, whose ``wav.scp`` must point at 16 kHz mono
+files; :func:`select_entries` and :func:`load_utterance` tell two kinds of problems apart:
+
+* **set-up errors** (no such file, pipe commands, wrong sample rate, several channels, unknown
+  keys) mean the dump itself is wrong; they raise :class:`AudioSetupError` naming the file and
+  line, and the job stops;
+* **bad recordings** (undecodable, empty, shorter than one frame, NaN/Inf samples) are per
+  utterance; :func:`check_waveform` / :func:`load_utterance` return a reason code so the caller
+  can list the utterance in ``failed`` and carry on.
 """
 
 from __future__ import annotations
@@ -15,18 +25,31 @@ import io
 import logging
 import os
 import subprocess
+from dataclasses import dataclass
 from typing import Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple
 
 import numpy as np
 import soundfile as sf
 
-from espnet_spire.data.kaldi_dir import KaldiFormatError, PathLike, iter_kaldi_file
+from espnet_spire.common.jobs import MIN_SAMPLES, JobError
+from espnet_spire.common.kaldi_dir import PathLike, iter_kaldi_file, read_kaldi_dict
 
 logger = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+# Reason codes written to the ``failed`` file of the unit stages.
+UNREADABLE = "unreadable"
+EMPTY = "empty"
+TOO_SHORT = "too_short"
+NON_FINITE = "non_finite"
 
 
 class AudioReadError(RuntimeError):
     """The audio of one entry could not be decoded (bad path, failed pipe, corrupt data)."""
+
+
+class AudioSetupError(JobError):
+    """The dump dir is inconsistent (not a per-utterance problem): stop the job."""
 
 
 class Segment(NamedTuple):
@@ -70,17 +93,7 @@ def segment_problem(seg: Segment) -> Optional[str]:
 
 def read_segments(path: PathLike) -> Dict[str, Segment]:
     """Read a segments file into ``{uttid: Segment}``; unparsable lines raise KaldiFormatError."""
-    out: Dict[str, Segment] = {}
-    for line in iter_kaldi_file(path):
-        if not line.key:
-            raise KaldiFormatError(path, line.lineno, "empty line or line starting with a blank")
-        if line.key in out:
-            raise KaldiFormatError(path, line.lineno, f"duplicate id '{line.key}'")
-        try:
-            out[line.key] = parse_segment(line.value)
-        except ValueError as e:
-            raise KaldiFormatError(path, line.lineno, str(e)) from e
-    return out
+    return read_kaldi_dict(path, parse=parse_segment)
 
 
 def is_pipe(entry: str) -> bool:
@@ -302,3 +315,112 @@ def probe_audio(entry: str, blocksize: int = 1 << 16) -> AudioInfo:
     except (sf.LibsndfileError, RuntimeError, OSError) as e:
         raise AudioReadError(f"cannot decode {name}: {e}") from e
     return AudioInfo(rate, channels, frames, finite)
+
+
+@dataclass(frozen=True)
+class WavEntry:
+    """One line of a formatted dump's ``wav.scp``: where it came from matters for error messages."""
+
+    uttid: str
+    path: str
+    source: str
+    lineno: int
+
+    def where(self) -> str:
+        return f"{self.source}:{self.lineno}"
+
+
+def read_wav_scp(path: str) -> Dict[str, WavEntry]:
+    """Read a formatted dump's ``uttid path`` lines (no pipes); relative paths are taken as
+    relative to the current directory."""
+    if not os.path.isfile(path):
+        raise AudioSetupError(f"wav.scp not found: {path}")
+    entries: Dict[str, WavEntry] = {}
+    for line in iter_kaldi_file(path):
+        if not line.key and not line.value:
+            continue
+        value = line.value
+        if not line.key or not value:
+            raise AudioSetupError(
+                f"{path}:{line.lineno}: expected 'uttid path', got {(line.key + ' ' + value).strip()!r}"
+            )
+        if is_pipe(value):
+            raise AudioSetupError(
+                f"{path}:{line.lineno}: pipe commands are not supported here; point at the "
+                "formatted 16 kHz dump (stage 2 output) instead"
+            )
+        if line.key in entries:
+            raise AudioSetupError(f"{path}:{line.lineno}: duplicate utterance id {line.key!r}")
+        entries[line.key] = WavEntry(line.key, value, path, line.lineno)
+    return entries
+
+
+def read_key_file(path: str) -> List[Tuple[str, int]]:
+    """Read a key list (first column of each line), keeping line numbers for messages."""
+    if not os.path.isfile(path):
+        raise AudioSetupError(f"key file not found: {path}")
+    keys: List[Tuple[str, int]] = []
+    seen = set()
+    for line in iter_kaldi_file(path):
+        if not line.key and not line.value:
+            continue
+        if not line.key:
+            raise AudioSetupError(f"{path}:{line.lineno}: line starts with a blank")
+        key = line.key
+        if key in seen:
+            raise AudioSetupError(f"{path}:{line.lineno}: duplicate key {key!r}")
+        seen.add(key)
+        keys.append((key, line.lineno))
+    return keys
+
+
+def select_entries(wav_scp: str, key_file: Optional[str]) -> List[WavEntry]:
+    """Entries of ``wav_scp`` for the keys of ``key_file`` (all, in file order, when None)."""
+    entries = read_wav_scp(wav_scp)
+    if key_file is None:
+        return list(entries.values())
+    out = []
+    for key, lineno in read_key_file(key_file):
+        if key not in entries:
+            raise AudioSetupError(f"{key_file}:{lineno}: key {key!r} is not in {wav_scp}")
+        out.append(entries[key])
+    return out
+
+
+def check_waveform(wav: np.ndarray, min_samples: int = MIN_SAMPLES) -> Optional[str]:
+    """Reason code when a decoded waveform cannot give units, None when it is fine."""
+    if wav.size == 0:
+        return EMPTY
+    if wav.size < min_samples:
+        return TOO_SHORT
+    if not np.all(np.isfinite(wav)):
+        return NON_FINITE
+    return None
+
+
+def load_utterance(
+    entry: WavEntry, sample_rate: int = SAMPLE_RATE, min_samples: int = MIN_SAMPLES
+) -> Tuple[Optional[np.ndarray], Optional[str]]:
+    """Decode one dump utterance as float32 mono; returns ``(wav, None)`` or ``(None, reason)``."""
+    if not os.path.isfile(entry.path):
+        raise AudioSetupError(f"{entry.where()}: audio file of {entry.uttid!r} not found: {entry.path}")
+    try:
+        wav, rate = load_audio(entry.path, always_2d=True)
+    except AudioReadError as exc:
+        logger.warning("%s: cannot decode %s (%s)", entry.where(), entry.path, exc)
+        return None, UNREADABLE
+    if rate != sample_rate:
+        raise AudioSetupError(
+            f"{entry.where()}: {entry.path} is {rate} Hz, expected {sample_rate} Hz; "
+            "unit extraction reads the stage-2 dump, which must be resampled"
+        )
+    if wav.shape[1] != 1:
+        raise AudioSetupError(
+            f"{entry.where()}: {entry.path} has {wav.shape[1]} channels, expected mono (stage-2 dump)"
+        )
+    wav = np.ascontiguousarray(wav[:, 0])
+    reason = check_waveform(wav, min_samples)
+    if reason is not None:
+        logger.warning("%s: %s: %s (%d samples)", entry.where(), entry.uttid, reason, wav.size)
+        return None, reason
+    return wav, None

@@ -20,6 +20,7 @@ import os
 import sys
 from typing import List, Optional
 
+from espnet_spire.common.cli import run_cli
 from espnet_spire.units.options import add_common_args, add_feature_args, feature_config_from_args, setup
 
 logger = logging.getLogger("dump_ssl_feats")
@@ -43,32 +44,29 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run(args: argparse.Namespace) -> None:
+    """Dump the sampled features of one job."""
+    from espnet_spire.audio.wav_scp import select_entries
+    from espnet_spire.units.extractors import build_extractor
+    from espnet_spire.units.featdump import dump_job
+
+    entries = select_entries(os.path.join(args.data_dir, "wav.scp"), args.key_file)
+    dump_job(
+        entries,
+        build_extractor(feature_config_from_args(args)),
+        args.output_dir,
+        portion=args.portion,
+        max_frames=args.max_frames,
+        seed=args.seed,
+        out_format=args.out_format,
+        window=args.window,
+    )
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = get_parser().parse_args(argv)
     setup(args)
-    from espnet_spire.units.featdump import dump_job
-    from espnet_spire.units.features import build_extractor
-    from espnet_spire.units.jobs import UnitsError
-    from espnet_spire.units.wavio import select_entries
-
-    try:
-        entries = select_entries(os.path.join(args.data_dir, "wav.scp"), args.key_file)
-        extractor = build_extractor(feature_config_from_args(args))
-        dump_job(
-            entries,
-            extractor,
-            args.output_dir,
-            portion=args.portion,
-            max_frames=args.max_frames,
-            seed=args.seed,
-            out_format=args.out_format,
-            window=args.window,
-        )
-    except (UnitsError, FileNotFoundError, ValueError) as exc:
-        logger.debug("details", exc_info=True)
-        logger.error("%s", exc)
-        return 1
-    return 0
+    return run_cli(lambda: run(args), logger)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import logging
 import sys
 from typing import List, Optional
 
-from espnet_spire.lm.cli_utils import parse_with_config, setup_logging
+from espnet_spire.common.cli import parse_with_config, setup_logging
 from espnet_spire.train.pack import DEFAULT_LICENSE_NOTE, export_and_pack
 
 

@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from espnet_spire.lm.cli_utils import parse_with_config, setup_logging
+from espnet_spire.common.cli import parse_with_config, setup_logging
 from espnet_spire.lm.model_extension import STRATEGIES, extend_model_dir
 
 

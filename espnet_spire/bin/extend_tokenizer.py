@@ -17,7 +17,7 @@ import logging
 import sys
 from typing import List, Optional
 
-from espnet_spire.lm.cli_utils import parse_with_config, setup_logging, str2bool
+from espnet_spire.common.cli import parse_with_config, setup_logging, str2bool
 from espnet_spire.lm.facts import resolve_num_units
 from espnet_spire.lm.tokenizer_extension import SPIRE_SPECIALS, extend_tokenizer
 

@@ -29,7 +29,8 @@ from espnet_spire.audio.format_job import (
     merge_jobs,
     run_format_job,
 )
-from espnet_spire.data.kaldi_dir import read_key_list
+from espnet_spire.common.cli import run_cli, setup_logging
+from espnet_spire.common.kaldi_dir import read_key_list
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -68,37 +69,38 @@ def main(argv: Optional[List[str]] = None) -> None:
     """Run one job or the merge; exit 1 with a message on recipe-level errors."""
     parser = get_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s"
-    )
-    try:
-        if args.merge:
-            if args.nj is None or args.nj < 1:
-                parser.error("--merge needs --nj N (N >= 1)")
-            result = merge_jobs(args.data_dir, args.out_dir, args.nj, args.max_failed_ratio)
-            logging.info(
-                "merged %d jobs into %s: %d utterances, %d failed; copied %s",
-                args.nj,
-                args.out_dir,
-                result.num_ok,
-                result.num_failed,
-                " ".join(result.copied),
-            )
-        else:
-            if not args.key_file or args.job is None:
-                parser.error("job mode needs --key_file and --job")
-            opts = FormatOptions(args.fs, args.audio_format, args.min_samples)
-            keys = read_key_list(args.key_file)
-            if not job_is_done(args.data_dir, keys, args.out_dir, args.job, opts):
-                # One thread per job: parallelism comes from nj (torch is imported only
-                # here so that skipping a finished job stays instant).
-                import torch
+    setup_logging()
+    rc = run_cli(lambda: _run(parser, args), logging.getLogger(__name__), (FormatError,))
+    if rc:
+        sys.exit(rc)
 
-                torch.set_num_threads(1)
-            run_format_job(args.data_dir, keys, args.out_dir, args.job, opts)
-    except FormatError as e:
-        logging.error("%s", e)
-        sys.exit(1)
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The job or the merge."""
+    if args.merge:
+        if args.nj is None or args.nj < 1:
+            parser.error("--merge needs --nj N (N >= 1)")
+        result = merge_jobs(args.data_dir, args.out_dir, args.nj, args.max_failed_ratio)
+        logging.info(
+            "merged %d jobs into %s: %d utterances, %d failed; copied %s",
+            args.nj,
+            args.out_dir,
+            result.num_ok,
+            result.num_failed,
+            " ".join(result.copied),
+        )
+    else:
+        if not args.key_file or args.job is None:
+            parser.error("job mode needs --key_file and --job")
+        opts = FormatOptions(args.fs, args.audio_format, args.min_samples)
+        keys = read_key_list(args.key_file)
+        if not job_is_done(args.data_dir, keys, args.out_dir, args.job, opts):
+            # One thread per job: parallelism comes from nj (torch is imported only
+            # here so that skipping a finished job stays instant).
+            import torch
+
+            torch.set_num_threads(1)
+        run_format_job(args.data_dir, keys, args.out_dir, args.job, opts)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ import os
 import sys
 from typing import List, Optional
 
-from espnet_spire.units.options import add_common_args, add_feature_args, feature_config_from_args, setup, str2bool
+from espnet_spire.common.cli import run_cli, str2bool
+from espnet_spire.units.options import add_common_args, add_feature_args, feature_config_from_args, setup
 
 logger = logging.getLogger("label_units")
 
@@ -60,10 +61,10 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def run_label(args: argparse.Namespace) -> None:
-    from espnet_spire.units.features import build_extractor
+    from espnet_spire.audio.wav_scp import select_entries
+    from espnet_spire.units.extractors import build_extractor
     from espnet_spire.units.kmeans import load_kmeans
     from espnet_spire.units.label import LabelOptions, label_job
-    from espnet_spire.units.wavio import select_entries
 
     entries = select_entries(os.path.join(args.data_dir, "wav.scp"), args.key_file)
     kmeans = load_kmeans(args.kmeans)
@@ -88,15 +89,7 @@ def run_merge(args: argparse.Namespace) -> None:
 def main(argv: Optional[List[str]] = None) -> int:
     args = get_parser().parse_args(argv)
     setup(args)
-    from espnet_spire.units.jobs import UnitsError
-
-    try:
-        run_label(args) if args.command == "label" else run_merge(args)
-    except (UnitsError, FileNotFoundError, ValueError) as exc:
-        logger.debug("details", exc_info=True)
-        logger.error("%s", exc)
-        return 1
-    return 0
+    return run_cli(lambda: run_label(args) if args.command == "label" else run_merge(args), logger)
 
 
 if __name__ == "__main__":

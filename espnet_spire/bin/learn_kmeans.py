@@ -53,8 +53,8 @@ def get_parser() -> argparse.ArgumentParser:
 
 def _fingerprint(path: str) -> str:
     """Identity of one input: the stage-3 job signature when present, else the file's sha256."""
-    from espnet_spire.units import jobs
-    from espnet_spire.units.provenance import sha256_file
+    from espnet_spire.common import jobs
+    from espnet_spire.common.hashing import sha256_file
 
     done = jobs.read_done(os.path.dirname(os.path.abspath(path)))
     return done["signature"] if done else sha256_file(path)
@@ -63,7 +63,7 @@ def _fingerprint(path: str) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     args = get_parser().parse_args(argv)
     setup(args)
-    from espnet_spire.units import jobs
+    from espnet_spire.common import jobs
     from espnet_spire.units.featdump import dump_configs, find_dumps, load_store
     from espnet_spire.units.features import IDENTITY_KEYS
     from espnet_spire.units.kmeans import KMeansConfig, learn_kmeans, save_kmeans
@@ -87,7 +87,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         descs = [c["feature"] for c in configs]
         identities = {jobs.signature({k: d.get(k) for k in IDENTITY_KEYS}) for d in descs}
         if len(identities) > 1:
-            raise jobs.UnitsError(f"the feature dumps were made with different feature settings: {files}")
+            raise jobs.JobError(f"the feature dumps were made with different feature settings: {files}")
         feature = descs[0] if descs else None
         if feature is None:
             logger.warning("no feature_config.json next to %s: provenance will lack the feature settings", files)
@@ -103,7 +103,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         dumps = [{k: c.get(k) for k in ("file", "sampling", "summary")} for c in configs]
         save_kmeans(km, args.output_dir, cfg, stats, feature, files, dumps=dumps)
         jobs.mark_done(args.output_dir, sig, {"num_units": cfg.n_clusters, "frames_used": stats["frames_used"]})
-    except (jobs.UnitsError, FileNotFoundError, ValueError) as exc:
+    except (jobs.JobError, FileNotFoundError, ValueError) as exc:
         logger.debug("details", exc_info=True)
         logger.error("%s", exc)
         return 1

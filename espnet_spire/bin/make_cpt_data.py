@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from espnet_spire.lm.cli_utils import parse_with_config, setup_logging, split_words, str2bool
+from espnet_spire.common.cli import parse_with_config, setup_logging, split_words, str2bool
 from espnet_spire.lm.cpt_data import CptConfig, build_cpt_data, parse_ratio
 from espnet_spire.lm.languages import ST_TARGETS
 from espnet_spire.lm.prompts import CptFormat

@@ -7,10 +7,10 @@ Example:
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 from typing import List, Optional
 
+from espnet_spire.common.cli import setup_logging
 from espnet_spire.demo.corpus import make_demo_corpus
 
 
@@ -34,8 +34,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    setup_logging()
     make_demo_corpus(args.data_dir, args.audio_dir, args.prefix, args.seed, args.n_train,
                      args.n_dev, args.n_test, args.n_mt, args.n_mono, args.train_renderings,
                      args.nj)

@@ -19,15 +19,8 @@ import argparse
 import sys
 from typing import List, Optional
 
-from espnet_spire.scoring.cli import add_comet_args, setup_logging, str2bool
-
-
-def _langs(value: str) -> List[str]:
-    return [x for x in value.replace(",", " ").split() if x]
-
-
-def _auto_bool(value: str) -> Optional[bool]:
-    return None if str(value).lower() == "auto" else str2bool(value)
+from espnet_spire.common.cli import optional_bool, setup_logging, split_words, str2bool
+from espnet_spire.scoring.cli import add_comet_args
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -36,7 +29,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--out_dir", required=True, help="output dir (e.g. dump/pseudo_st/<train_set>)")
     p.add_argument("--translator_model", required=True, help="local HF causal LM dir (e.g. TowerInstruct)")
     p.add_argument("--translator_tokenizer", default=None, help="tokenizer dir (default: the model dir)")
-    p.add_argument("--tgt_langs", type=_langs, default=_langs("de fr es it pt nl ru zh ko"),
+    p.add_argument("--tgt_langs", type=split_words, default=split_words("de fr es it pt nl ru zh ko"),
                    help="target languages, space or comma separated")
     p.add_argument("--src_lang", default="en")
     p.add_argument("--qe_model", default=None, help="local CometKiwi dir (Unbabel/wmt22-cometkiwi-da)")
@@ -53,7 +46,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--max_new_tokens", type=int, default=256)
     p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    p.add_argument("--use_chat_template", type=_auto_bool, default=None,
+    p.add_argument("--use_chat_template", type=optional_bool, default=None,
                    help="auto (when the tokenizer has one), true or false")
     p.add_argument("--prompt_style", default="head", choices=("head", "paper", "cpt"),
                    help="cpt: a base (non-instruct) translator prompted in its CPT format")

@@ -8,10 +8,10 @@ Example:
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 from typing import List, Optional
 
+from espnet_spire.common.cli import setup_logging
 from espnet_spire.demo.toy_base import build_toy_base, load_model_config
 
 
@@ -23,8 +23,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--output_dir", type=Path, required=True)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    setup_logging()
     model_config, vocab_size = load_model_config(args.config)
     build_toy_base(args.text, args.output_dir, model_config, vocab_size, args.seed)
 

@@ -19,7 +19,8 @@ import argparse
 import sys
 from typing import List, Optional
 
-from espnet_spire.scoring.cli import add_comet_args, setup_logging
+from espnet_spire.common.cli import setup_logging
+from espnet_spire.scoring.cli import add_comet_args
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -23,7 +23,8 @@ import argparse
 import sys
 from typing import List, Optional
 
-from espnet_spire.scoring.cli import add_scoring_args, scoring_options, setup_logging
+from espnet_spire.common.cli import setup_logging
+from espnet_spire.scoring.cli import add_scoring_args, scoring_options
 from espnet_spire.scoring.textio import HYP_FORMATS
 
 

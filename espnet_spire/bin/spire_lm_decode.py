@@ -21,7 +21,7 @@ import os
 import sys
 from typing import List, Optional
 
-from espnet_spire.lm.cli_utils import parse_with_config, seed_everything, setup_logging, split_words, str2bool
+from espnet_spire.common.cli import parse_with_config, seed_everything, setup_logging, split_words, str2bool
 from espnet_spire.lm.decode import DecodeConfig, decode_task, load_model_and_tokenizer, parse_task
 from espnet_spire.lm.prompts import PromptStyle
 
@@ -74,7 +74,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.error("--input needs exactly one task")
     keys = None
     if args.keys_file:
-        from espnet_spire.data.kaldi_dir import read_key_list
+        from espnet_spire.common.kaldi_dir import read_key_list
 
         keys = read_key_list(args.keys_file)
     transcripts = None

@@ -7,11 +7,11 @@ printed per file with its line number.  See :mod:`espnet_spire.data.validate` fo
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from typing import List, Optional
 
+from espnet_spire.common.cli import setup_logging
 from espnet_spire.data.validate import describe, validate_data_dir, write_summary_json
 
 
@@ -55,9 +55,7 @@ def get_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> None:
     """Validate, print the summary to stdout and the errors to stderr, exit 1 on errors."""
     args = get_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s"
-    )
+    setup_logging()
     result = validate_data_dir(
         args.data_dir,
         check_audio=not args.no_audio,

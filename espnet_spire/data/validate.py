@@ -31,7 +31,7 @@ from espnet_spire.audio.wav_scp import (
     probe_audio,
     segment_problem,
 )
-from espnet_spire.data.kaldi_dir import KaldiLine, has_invalid_utf8, iter_kaldi_file, sort_key
+from espnet_spire.common.kaldi_dir import KaldiLine, has_invalid_utf8, iter_kaldi_file, sort_key
 
 logger = logging.getLogger(__name__)
 

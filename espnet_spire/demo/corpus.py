@@ -18,7 +18,7 @@ import random
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
-from espnet_spire.data.kaldi_dir import utt2spk_to_spk2utt, write_kaldi_file, write_spk2utt
+from espnet_spire.common.kaldi_dir import utt2spk_to_spk2utt, write_kaldi_file, write_spk2utt
 from espnet_spire.demo.lexicon import ALL_LANGS, load_lexicon
 from espnet_spire.demo.sampling import Pools, Sentence, english_words, make_pools
 from espnet_spire.demo.synth import (

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import List, Sequence
 
 from tqdm import tqdm
+
+from espnet_spire.common.fileio import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -62,18 +63,17 @@ def synthesize(job: SynthJob) -> None:
     if job.path.exists():
         return
     job.path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = job.path.with_name(job.path.name + ".tmp.wav")
     espeak = subprocess.run(
         ["espeak-ng", "-v", job.voice, "-s", str(job.speed), "-p", str(job.pitch), "--stdout",
          job.text],
         check=True, capture_output=True,
     )
-    subprocess.run(
-        ["sox", "-R", "-t", "wav", "-", "-D", "-r", "16000", "-c", "1", "-b", "16", "-e",
-         "signed-integer", str(tmp)],
-        input=espeak.stdout, check=True, capture_output=True,
-    )
-    os.replace(tmp, job.path)
+    with atomic_path(job.path) as tmp:
+        subprocess.run(
+            ["sox", "-R", "-t", "wav", "-", "-D", "-r", "16000", "-c", "1", "-b", "16", "-e",
+             "signed-integer", str(tmp)],
+            input=espeak.stdout, check=True, capture_output=True,
+        )
 
 
 def synthesize_all(jobs: Sequence[SynthJob], nj: int = 2) -> None:

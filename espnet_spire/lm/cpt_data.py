@@ -37,6 +37,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from espnet_spire.common.fileio import atomic_open
 from espnet_spire.lm.prompts import CptFormat, cpt_asr_text, cpt_mt_text
 from espnet_spire.lm.sources import UnitFormatError, read_parallel, read_text, read_units, to_pua
 from espnet_spire.lm.text_policy import TextPolicy, TextPolicyError
@@ -311,7 +312,7 @@ def build_cpt_data(tokenizer_dir: str, output_dir: str, cfg: CptConfig,
     writer = SplitWriter(output_dir)
     width = max(8, len(str(len(bins))))
     pad_tokens = 0
-    with open(os.path.join(output_dir, ".seq2docs.tmp"), "w", encoding="utf-8") as s2d:
+    with atomic_open(os.path.join(output_dir, "seq2docs")) as s2d:
         for n, b in enumerate(bins):
             ids: List[int] = []
             mask: List[int] = []
@@ -333,7 +334,6 @@ def build_cpt_data(tokenizer_dir: str, output_dir: str, cfg: CptConfig,
             key = f"{cfg.key_prefix}{n:0{width}d}"
             writer.add(key, ids, mask)
             s2d.write(key + " " + " ".join(docs[keep[j]].key for j in b) + "\n")
-    os.replace(os.path.join(output_dir, ".seq2docs.tmp"), os.path.join(output_dir, "seq2docs"))
 
     per_source: Dict[str, Dict[str, int]] = defaultdict(lambda: {"available": 0, "selected": 0, "tokens": 0})
     for d in docs:

@@ -248,7 +248,7 @@ def load_model_and_tokenizer(model_dir: str, tokenizer_dir: Optional[str] = None
 def read_inputs(task: Task, input_file: str, keys: Optional[Sequence[str]] = None,
                 num_units: Optional[int] = None) -> Tuple[List[str], Dict[str, str], List[Tuple[str, str, str]]]:
     """Keys (sorted), ``{key: source}`` (PUA units or MT text) and the skipped inputs."""
-    from espnet_spire.data.kaldi_dir import sort_key
+    from espnet_spire.common.kaldi_dir import sort_key
     from espnet_spire.lm.sources import UnitFormatError, read_text, read_units, to_pua
 
     raw = read_units(input_file) if task.speech else read_text(input_file)
@@ -276,7 +276,7 @@ def decode_task(model, tokenizer, task_name: str, input_file: str, output_dir: s
     ``prompts.jsonl`` (the rendered prompts), ``decode_info.json`` and, for multi-turn ST without
     given ``transcripts``, ``asr_text`` with the first-turn hypotheses.
     """
-    from espnet_spire.data.kaldi_dir import write_kaldi_file
+    from espnet_spire.common.kaldi_dir import write_kaldi_file
     from espnet_spire.lm.token_data import write_skipped
     from espnet_spire.lm.tokenizer_extension import INFO_FILE, TokenizerInfo
 

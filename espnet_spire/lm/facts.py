@@ -89,7 +89,7 @@ def resolve_num_units(num_units: Optional[int], kmeans: Optional[str]) -> Tuple[
         if num_units is None:
             raise ValueError("give --kmeans (the k-means model, whose K is used) or --num_units")
         return int(num_units), None
-    from espnet_spire.units.kmeans_facts import read_kmeans_facts
+    from espnet_spire.units.kmeans import read_kmeans_facts
 
     facts = read_kmeans_facts(kmeans)
     k = int(facts["num_units"])

@@ -32,6 +32,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
+from espnet_spire.common.fileio import atomic_open
 from espnet_spire.lm.languages import ST_TARGETS, normalize_code
 from espnet_spire.lm.prompts import (IM_END, Message, PromptStyle, asr_prompt, from_sharegpt, it_data_line,
                                      mt_prompt, multiturn_st_messages, render_chat, st_prompt)
@@ -320,8 +321,8 @@ def build_it_data(tokenizer_dir: str, output_dir: str, mixture: Dict, max_len: i
     width = max(8, len(str(len(convs))))
     n = 0
     lengths = []
-    with open(os.path.join(output_dir, ".conversations.tmp"), "w", encoding="utf-8") as fj, \
-            open(os.path.join(output_dir, ".key2source.tmp"), "w", encoding="utf-8") as fk:
+    with atomic_open(os.path.join(output_dir, "conversations.jsonl")) as fj, \
+            atomic_open(os.path.join(output_dir, "key2source")) as fk:
         for c in tqdm(convs, desc="encode", unit="conv", disable=len(convs) < 5000):
             ids, mask = encode_conversation(tok, c.messages)
             if len(ids) > max_len:
@@ -336,8 +337,6 @@ def build_it_data(tokenizer_dir: str, output_dir: str, mixture: Dict, max_len: i
             per_source[c.source]["tokens"] += len(ids)
             per_source[c.source]["loss_tokens"] += sum(mask)
             lengths.append(len(ids))
-    os.replace(os.path.join(output_dir, ".conversations.tmp"), os.path.join(output_dir, "conversations.jsonl"))
-    os.replace(os.path.join(output_dir, ".key2source.tmp"), os.path.join(output_dir, "key2source"))
     stats = {
         "stage": "it_data",
         "mixture": mixture["name"],

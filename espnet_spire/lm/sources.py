@@ -16,7 +16,7 @@ import os
 import re
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from espnet_spire.data.kaldi_dir import read_kaldi_dict
+from espnet_spire.common.kaldi_dir import read_kaldi_dict
 from espnet_spire.units.dsu_format import PUA_MAX_INDEX, PUA_OFFSET, dsus2indices, indices2dsus
 
 logger = logging.getLogger(__name__)

@@ -16,11 +16,13 @@ it (the trainer shifts). Padding always has mask 0.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from espnet_spire.data.kaldi_dir import sort_key
+from espnet_spire.common.fileio import atomic_open
+from espnet_spire.common.kaldi_dir import sort_key
 
 INPUT_IDS = "input_ids"
 LOSS_MASK = "loss_mask"
@@ -36,8 +38,10 @@ class SplitWriter:
     def __init__(self, output_dir: str) -> None:
         os.makedirs(output_dir, exist_ok=True)
         self.output_dir = output_dir
-        self._ids = open(os.path.join(output_dir, f".{INPUT_IDS}.tmp"), "w", encoding="utf-8")
-        self._mask = open(os.path.join(output_dir, f".{LOSS_MASK}.tmp"), "w", encoding="utf-8")
+        # both files appear under their names only when close() succeeds
+        self._files = contextlib.ExitStack()
+        self._ids = self._files.enter_context(atomic_open(os.path.join(output_dir, INPUT_IDS)))
+        self._mask = self._files.enter_context(atomic_open(os.path.join(output_dir, LOSS_MASK)))
         self._last = None
         self.sequences = 0
         self.tokens = 0
@@ -66,10 +70,7 @@ class SplitWriter:
         ``spire.json``: the trainer's export reads them, so a trained model dir carries the tokenizer
         and prompt format its data was built with, without options on the training command.
         """
-        self._ids.close()
-        self._mask.close()
-        os.replace(os.path.join(self.output_dir, f".{INPUT_IDS}.tmp"), os.path.join(self.output_dir, INPUT_IDS))
-        os.replace(os.path.join(self.output_dir, f".{LOSS_MASK}.tmp"), os.path.join(self.output_dir, LOSS_MASK))
+        self._files.close()
         with open(os.path.join(self.output_dir, TOKENIZER_DIR), "w", encoding="utf-8") as f:
             f.write(os.path.abspath(tokenizer_dir) + "\n")
         write_skipped(os.path.join(self.output_dir, SKIPPED), skipped)

@@ -39,9 +39,10 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+from espnet_spire.common.hashing import sha256_file
 from espnet_spire.lm.prompts import IM_END, IM_START, TOWER_INSTRUCT_CHAT_TEMPLATE
 from espnet_spire.units.dsu_format import PUA_MAX_INDEX, PUA_OFFSET, pua
-from espnet_spire.units.provenance import sha256_file
+from espnet_spire.common.hashing import sha256_file
 
 logger = logging.getLogger(__name__)
 

@@ -31,11 +31,11 @@ import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from espnet_spire.data.kaldi_dir import read_kaldi_dict, sort_key, write_kaldi_file
+from espnet_spire.common.fileio import PathLike
+from espnet_spire.common.kaldi_dir import read_kaldi_dict, sort_key, write_kaldi_file
 
-PathLike = Union[str, "os.PathLike[str]"]
 logger = logging.getLogger(__name__)
 
 DEFAULT_TARGETS = ("de", "fr", "es", "it", "pt", "nl", "ru", "zh", "ko")

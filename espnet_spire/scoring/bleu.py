@@ -18,16 +18,16 @@ spBLEU is only left out when the caller asks for it explicitly (``--spbleu false
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Union
+from typing import Dict, Iterator, List, Optional, Sequence
 
-PathLike = Union[str, "os.PathLike[str]"]
+from espnet_spire.common.fileio import PathLike
+from espnet_spire.common.hashing import sha256_file
 
 FLORES200_FILE = "flores200sacrebleuspm"
 FLORES200_URL = "https://tinyurl.com/flores200sacrebleuspm"
@@ -68,14 +68,6 @@ def find_flores200_spm(explicit: Optional[PathLike] = None) -> Path:
     if cache_file.is_file():
         return cache_file
     raise Flores200Missing(flores200_missing_message(cache_file))
-
-
-def file_sha256(path: PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @contextlib.contextmanager
@@ -154,7 +146,7 @@ def compute(
         d = dict(_score_json(sp, s), score_exact=s.score)
         d["name"] = "spBLEU"
         d["flores200_spm"] = str(spm_file)
-        d["flores200_spm_sha256"] = file_sha256(spm_file)
+        d["flores200_spm_sha256"] = sha256_file(spm_file)
         out["spbleu"] = d
     return out
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from espnet_spire.lm.cli_utils import setup_logging, str2bool  # noqa: F401 (shared by the CLIs)
+from espnet_spire.common.cli import str2bool
 from espnet_spire.scoring.normalize import NORMALIZER_CHOICES
 
 

@@ -20,9 +20,9 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence
 
-PathLike = Union[str, "os.PathLike[str]"]
+from espnet_spire.common.fileio import PathLike
 
 RUNNER = Path(__file__).resolve().with_name("comet_runner.py")
 COMET_VENV_REL = Path("tools") / "comet_venv"
@@ -183,7 +183,7 @@ def score_dir(
 ) -> Dict:
     """Run COMET and write ``out_dir``: ``result.json``, ``result.txt``, ``segment_scores``
     (Kaldi ``uttid score``) and ``segments.json`` (src/mt/ref/score per segment)."""
-    from espnet_spire.data.kaldi_dir import write_kaldi_file
+    from espnet_spire.common.kaldi_dir import write_kaldi_file
 
     res = run_comet(srcs, hyps, refs, model, **kwargs)
     out = Path(out_dir)

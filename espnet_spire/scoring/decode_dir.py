@@ -16,11 +16,11 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Optional, Union
+from typing import Dict, Optional
 
+from espnet_spire.common.fileio import PathLike
 from espnet_spire.scoring.textio import load_hypotheses, pair_up, read_text, read_utt2spk
 
-PathLike = Union[str, "os.PathLike[str]"]
 
 TASK_KINDS = ("asr", "st", "mt")
 SCORES_FILE = "scores.json"
@@ -88,7 +88,7 @@ def parse_task_name(task: str, tgt_lang: Optional[str] = None, src_lang: Optiona
 def import_hypotheses(hyp_file: PathLike, ref_file: PathLike, out_dir: PathLike, fmt: str = "auto") -> Path:
     """Copy another system's output (Kaldi or plain lines aligned with the reference) into
     ``out_dir/text`` (Kaldi, sorted) so that it is scored like a decode directory."""
-    from espnet_spire.data.kaldi_dir import write_kaldi_file
+    from espnet_spire.common.kaldi_dir import write_kaldi_file
 
     refs = read_text(ref_file)
     hyps = load_hypotheses(hyp_file, list(refs), fmt)

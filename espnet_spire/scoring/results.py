@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple
 
+from espnet_spire.common.fileio import PathLike
 from espnet_spire.scoring.summary import summary_section
-
-PathLike = Union[str, "os.PathLike[str]"]
 
 #: (key in scores.json "metrics", column title, formatter)
 COLUMNS: List[Tuple[str, str, str]] = [

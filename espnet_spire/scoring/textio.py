@@ -10,11 +10,10 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence
 
-from espnet_spire.data.kaldi_dir import read_kaldi_dict
-
-PathLike = Union[str, "os.PathLike[str]"]
+from espnet_spire.common.fileio import PathLike
+from espnet_spire.common.kaldi_dir import read_kaldi_dict
 
 HYP_FORMATS = ("auto", "kaldi", "plain")
 

@@ -29,9 +29,9 @@ import shutil
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-PathLike = Union[str, "os.PathLike[str]"]
+from espnet_spire.common.fileio import PathLike
 
 COST_INS = 3
 COST_DEL = 3

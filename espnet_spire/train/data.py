@@ -22,6 +22,8 @@ from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 
+from espnet_spire.common.fileio import write_lines
+
 DATA_TYPE = "spire_text_int"
 
 
@@ -88,15 +90,6 @@ def register_data_type() -> None:
 
 
 # ---------------------------------------------------------------------------- shape files
-def _atomic_write_lines(path: Path, lines: Sequence[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for line in lines:
-            f.write(line + "\n")
-    os.replace(tmp, path)
-
-
 def derive_shape_file(text_path: Union[str, Path], out_path: Union[str, Path]) -> Path:
     """Write ``key length`` for every line of a ``key id id ...`` file."""
     lines = []
@@ -108,7 +101,8 @@ def derive_shape_file(text_path: Union[str, Path], out_path: Union[str, Path]) -
             n = len(parts[1].split()) if len(parts) > 1 else 0
             lines.append(f"{parts[0].decode('utf-8')} {n}")
     out_path = Path(out_path)
-    _atomic_write_lines(out_path, lines)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    write_lines(out_path, lines)
     return out_path
 
 
@@ -133,7 +127,8 @@ def filter_shape_file(
     if not kept:
         raise RuntimeError(f"--max_len {max_len} drops every sample of {shape_path}")
     out_path = Path(out_path)
-    _atomic_write_lines(out_path, kept)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    write_lines(out_path, kept)
     return out_path, len(kept), dropped
 
 

@@ -25,7 +25,7 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from espnet_spire.train.export import export_model_dir, strip_paths
-from espnet_spire.units.provenance import sha256_file
+from espnet_spire.common.hashing import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def export_and_pack(model_dir: str, output_dir: str, tokenizer_dir: Optional[str
     ``centers.npy``); the first one's K is checked against the model's ``spire.json``.
     """
     from espnet_spire.lm.facts import read_facts, write_facts
-    from espnet_spire.units.kmeans_facts import read_kmeans_facts
+    from espnet_spire.units.kmeans import read_kmeans_facts
 
     hf_dir = os.path.join(output_dir, "hf")
     facts = read_facts(tokenizer_dir or model_dir) or {}

@@ -25,6 +25,7 @@ import torch
 from espnet2.train.trainer import Trainer, TrainerOptions
 from espnet2.utils.build_dataclass import build_dataclass
 
+from espnet_spire.common.fileio import atomic_path
 from espnet_spire.train.scheduler import set_total_steps
 
 
@@ -44,10 +45,8 @@ def atomic_torch_save():
 
     def _save(obj, f, *args, **kwargs):
         if isinstance(f, (str, os.PathLike)):
-            f = Path(f)
-            tmp = f.with_name(f".{f.name}.{os.getpid()}.tmp")
-            original(obj, tmp, *args, **kwargs)
-            os.replace(tmp, f)
+            with atomic_path(f) as tmp:
+                original(obj, tmp, *args, **kwargs)
         else:
             original(obj, f, *args, **kwargs)
 

@@ -5,18 +5,67 @@
 are computed once in float32. Frames are processed in chunks so memory stays at
 ``chunk_size x K`` distances whatever the utterance length.
 
-Backends: ``torch`` (default; fp32, or bf16 like SpireLM HEAD's evaluation plans where the
-frames, centroids and norms are all cast, which flips ~1% of labels) and ``faiss``
-(``IndexFlatL2``, exhaustive L2 search; equal labels except on exact ties).
+Back ends (the ``ASSIGN_BACKENDS`` registry): ``torch`` (default; fp32, or bf16 like SpireLM
+HEAD's evaluation plans where the frames, centroids and norms are all cast, which flips ~1% of
+labels) and ``faiss`` (``IndexFlatL2``, exhaustive L2 search; equal labels except on exact ties).
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
-BACKENDS = ("torch", "faiss")
+from espnet_spire.common.registry import Registry
+
+# name -> class built as ``cls(centers, dtype, device, chunk_size)``, called on float32 frames.
+ASSIGN_BACKENDS: Registry[Callable[..., Callable[[np.ndarray], np.ndarray]]] = Registry("assignment backend")
+
+
+@ASSIGN_BACKENDS.register("torch")
+class TorchSearch:
+    """Chunked distance matrix and ``argmin`` (first index wins ties); fp32 or bf16."""
+
+    def __init__(self, centers: np.ndarray, dtype: str, device: str, chunk_size: int) -> None:
+        import torch
+
+        from espnet_spire.units.hf_ssl import resolve_device
+
+        self.device = resolve_device(device)
+        self.chunk_size = int(chunk_size)
+        self._torch_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype]
+        c = torch.from_numpy(centers).to(self.device)
+        self._ct = c.t().contiguous().to(self._torch_dtype)  # D x K
+        self._cnorm = (c * c).sum(dim=1).to(self._torch_dtype)  # K, from fp32 values
+
+    def __call__(self, feats: np.ndarray) -> np.ndarray:
+        import torch
+
+        out = []
+        with torch.inference_mode():
+            for s in range(0, feats.shape[0], self.chunk_size):
+                x = torch.from_numpy(feats[s : s + self.chunk_size]).to(self.device, self._torch_dtype)
+                dist = (x * x).sum(dim=1, keepdim=True) - 2 * (x @ self._ct) + self._cnorm
+                out.append(dist.argmin(dim=1).cpu())
+        return torch.cat(out).numpy().astype(np.int64)
+
+
+@ASSIGN_BACKENDS.register("faiss")
+class FaissSearch:
+    """Exhaustive L2 search with ``faiss.IndexFlatL2`` (fp32 only)."""
+
+    def __init__(self, centers: np.ndarray, dtype: str, device: str, chunk_size: int) -> None:
+        import faiss
+
+        if dtype != "fp32":
+            raise ValueError("the faiss backend computes in fp32 only")
+        self.device = "cpu"
+        self._index = faiss.IndexFlatL2(centers.shape[1])
+        self._index.add(centers)
+
+    def __call__(self, feats: np.ndarray) -> np.ndarray:
+        _, idx = self._index.search(feats, 1)
+        return idx[:, 0].astype(np.int64)
 
 
 class Assigner:
@@ -33,31 +82,14 @@ class Assigner:
         centers = np.ascontiguousarray(centers, dtype=np.float32)
         if centers.ndim != 2 or centers.shape[0] < 1:
             raise ValueError(f"centers must be a non-empty K x D matrix, got shape {centers.shape}")
-        if backend not in BACKENDS:
-            raise ValueError(f"assignment backend must be one of {BACKENDS}, got {backend!r}")
+        search_cls = ASSIGN_BACKENDS.get(backend)
         if dtype not in ("fp32", "bf16"):
             raise ValueError(f"assignment dtype must be fp32 or bf16, got {dtype!r}")
-        if backend == "faiss" and dtype != "fp32":
-            raise ValueError("the faiss backend computes in fp32 only")
         self.num_units, self.dim = centers.shape
         self.backend = backend
         self.dtype = dtype
-        self.chunk_size = int(chunk_size)
-        if backend == "torch":
-            import torch
-
-            from espnet_spire.units.hf_ssl import resolve_device
-
-            self.device = resolve_device(device)
-            self._torch_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype]
-            c = torch.from_numpy(centers).to(self.device)
-            self._ct = c.t().contiguous().to(self._torch_dtype)  # D x K
-            self._cnorm = (c * c).sum(dim=1).to(self._torch_dtype)  # K, from fp32 values
-        else:
-            import faiss
-
-            self._index = faiss.IndexFlatL2(self.dim)
-            self._index.add(centers)
+        self._search = search_cls(centers, dtype, device, chunk_size)
+        self.device = self._search.device
 
     def __call__(self, feats: np.ndarray) -> np.ndarray:
         feats = np.asarray(feats)
@@ -67,22 +99,7 @@ class Assigner:
             )
         if feats.shape[0] == 0:
             return np.zeros(0, dtype=np.int64)
-        feats = np.ascontiguousarray(feats, dtype=np.float32)
-        if self.backend == "faiss":
-            _, idx = self._index.search(feats, 1)
-            return idx[:, 0].astype(np.int64)
-        return self._torch(feats)
-
-    def _torch(self, feats: np.ndarray) -> np.ndarray:
-        import torch
-
-        out = []
-        with torch.inference_mode():
-            for s in range(0, feats.shape[0], self.chunk_size):
-                x = torch.from_numpy(feats[s : s + self.chunk_size]).to(self.device, self._torch_dtype)
-                dist = (x * x).sum(dim=1, keepdim=True) - 2 * (x @ self._ct) + self._cnorm
-                out.append(dist.argmin(dim=1).cpu())
-        return torch.cat(out).numpy().astype(np.int64)
+        return self._search(np.ascontiguousarray(feats, dtype=np.float32))
 
 
 def assign(centers: np.ndarray, feats: np.ndarray, backend: str = "torch", dtype: Optional[str] = "fp32") -> np.ndarray:

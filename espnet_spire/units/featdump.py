@@ -25,11 +25,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from espnet_spire.units import jobs
+from espnet_spire.audio.wav_scp import WavEntry, load_utterance
+from espnet_spire.common import jobs
+from espnet_spire.common.fileio import atomic_path, read_json, write_json, write_lines
+from espnet_spire.common.hashing import sha256_text_lines
 from espnet_spire.units.features import FeatureExtractor
-from espnet_spire.units.provenance import read_json, sha256_text_lines, write_json
 from espnet_spire.units.sampling import FrameReservoir, keep_utterance, stream_seed
-from espnet_spire.units.wavio import WavEntry, load_utterance
 
 logger = logging.getLogger(__name__)
 
@@ -95,16 +96,15 @@ def dump_job(
     data, utt_idx, _ = reservoir.sorted_sample()
     counts = np.bincount(utt_idx, minlength=len(chosen)) if len(chosen) else np.zeros(0, dtype=np.int64)
     if out_format == "npy":
-        tmp = os.path.join(output_dir, f"feats.tmp.{os.getpid()}.npy")
-        np.save(tmp, data)
-        os.replace(tmp, os.path.join(output_dir, "feats.npy"))
-        jobs.write_lines(
+        with atomic_path(os.path.join(output_dir, "feats.npy")) as tmp:
+            np.save(tmp, data)
+        write_lines(
             os.path.join(output_dir, "utt2num_frames"),
             (f"{chosen[i].uttid} {int(c)}" for i, c in enumerate(counts) if c > 0),
         )
     else:
         _write_ark(output_dir, chosen, data, utt_idx, counts)
-    jobs.write_lines(os.path.join(output_dir, "failed"), (f"{u} {r}" for u, r in failed))
+    write_lines(os.path.join(output_dir, "failed"), (f"{u} {r}" for u, r in failed))
     summary = {
         "utterances": len(entries),
         "selected": len(chosen),
@@ -127,18 +127,17 @@ def _write_ark(output_dir: str, chosen, data, utt_idx, counts) -> None:
 
     ark = os.path.join(output_dir, "feats.ark")
     scp = os.path.join(output_dir, "feats.scp")
-    tmp_ark, tmp_scp = f"{ark}.partial.{os.getpid()}", f"{scp}.partial.{os.getpid()}"
     starts = np.concatenate([[0], np.cumsum(counts)])
-    with kaldiio.WriteHelper(f"ark,scp:{tmp_ark},{tmp_scp}") as writer:
-        for i, c in enumerate(counts):
-            if c > 0:
-                writer(chosen[i].uttid, data[starts[i] : starts[i + 1]])
-    # the scp names the temporary ark: rewrite it to the final name
-    with open(tmp_scp, encoding="utf-8") as f:
-        lines = [line.replace(tmp_ark, ark) for line in f.read().splitlines()]
-    os.replace(tmp_ark, ark)
-    jobs.write_lines(scp, lines)
-    os.remove(tmp_scp)
+    # the ark is renamed into place before the scp that points at it
+    with atomic_path(scp) as tmp_scp, atomic_path(ark) as tmp_ark:
+        with kaldiio.WriteHelper(f"ark,scp:{tmp_ark},{tmp_scp}") as writer:
+            for i, c in enumerate(counts):
+                if c > 0:
+                    writer(chosen[i].uttid, data[starts[i] : starts[i + 1]])
+        # the scp names the temporary ark: rewrite it to the final name
+        with open(tmp_scp, encoding="utf-8") as f:
+            lines = [line.replace(str(tmp_ark), ark) for line in f.read().splitlines()]
+        write_lines(tmp_scp, lines)
 
 
 # ---------------------------------------------------------------------------- reading dumps
@@ -191,7 +190,7 @@ def find_dumps(paths: Sequence[str]) -> List[str]:
             raise FileNotFoundError(f"{path}: no feats.npy/feats.scp and no output.* job dirs")
         unfinished = [d for d in job_dirs if jobs.read_done(d) is None]
         if unfinished:
-            raise jobs.UnitsError(f"unfinished feature dump jobs (no 'done' marker): {', '.join(unfinished)}")
+            raise jobs.JobError(f"unfinished feature dump jobs (no 'done' marker): {', '.join(unfinished)}")
         files.extend(_job_file(d) for d in job_dirs)
     return files
 

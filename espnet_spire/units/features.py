@@ -1,4 +1,4 @@
-"""Frame-level feature extractors behind one interface, and the factory that builds them.
+"""The interface every frame-level feature extractor implements, and its settings.
 
 Interface: ``extractor(wavs) -> feats`` where ``wavs`` is a sequence of 1-D float arrays (16 kHz
 mono) and ``feats[i]`` is a ``T_i x D`` float32 array. Two kinds exist:
@@ -8,8 +8,10 @@ mono) and ``feats[i]`` is a ``T_i x D`` float32 array. Two kinds exist:
 * ``hf_ssl`` (:mod:`.hf_ssl`): a local Hugging Face HuBERT / wav2vec 2.0 / WavLM dir, cut after
   transformer layer L the way SPIRE does (layer 22 of HuBERT-large, no final LayerNorm).
 
-Every extractor describes itself (:meth:`FeatureExtractor.describe`) so that k-means artifacts and
-unit files record exactly which features produced them.
+The extractors are built by name through the registry of :mod:`.extractors` (this module
+imports none of them, so they can import it). Every extractor describes itself
+(:meth:`FeatureExtractor.describe`) so that k-means artifacts and unit files record exactly
+which features produced them.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-FEATURE_TYPES = ("mfcc", "mfcc50", "hf_ssl")
 DTYPES = ("fp32", "bf16")
 # Keys of describe() that define *which* features come out; a k-means model is only valid for
 # features that agree on all of them.
@@ -111,30 +112,3 @@ def chunk_samples_for(seconds: float, hop: int, sample_rate: int = 16000) -> int
     if n <= 0:
         raise ValueError(f"chunk of {seconds} s is shorter than one hop ({hop} samples)")
     return n
-
-
-def build_extractor(cfg: FeatureConfig) -> FeatureExtractor:
-    """Instantiate the extractor named by ``cfg.feature_type``."""
-    if cfg.dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {DTYPES}, got {cfg.dtype!r}")
-    if cfg.feature_type in ("mfcc", "mfcc50"):
-        from espnet_spire.units.mfcc import MfccExtractor
-
-        return MfccExtractor(frame_shift_ms=10.0 if cfg.feature_type == "mfcc" else 20.0)
-    if cfg.feature_type == "hf_ssl":
-        from espnet_spire.units.hf_ssl import HFSSLExtractor
-
-        if not cfg.ssl_model:
-            raise ValueError("feature_type hf_ssl needs --ssl_model (a local Hugging Face model dir)")
-        if cfg.layer is None:
-            raise ValueError("feature_type hf_ssl needs --layer (SPIRE uses 22 for HuBERT-large)")
-        return HFSSLExtractor(
-            cfg.ssl_model,
-            layer=cfg.layer,
-            dtype=cfg.dtype,
-            batch_size=cfg.batch_size,
-            chunk_seconds=cfg.chunk_seconds,
-            normalize=cfg.normalize,
-            device=cfg.device,
-        )
-    raise ValueError(f"unknown feature type {cfg.feature_type!r}; choose one of {FEATURE_TYPES}")

@@ -33,21 +33,27 @@ import logging
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from espnet_spire.common.fileio import atomic_path, read_json, write_json
+from espnet_spire.common.hashing import sha256_array
+from espnet_spire.common.jobs import progress
+from espnet_spire.common.registry import Registry
 from espnet_spire.units.features import IDENTITY_KEYS
 from espnet_spire.units.kmeans_facts import FACTS_NAME, make_kmeans_facts
-from espnet_spire.units.provenance import library_versions, read_json, sha256_array, write_json
+from espnet_spire.units.provenance import library_versions
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("sklearn", "faiss")
 INITS = ("k-means++", "random")
 JOBLIB_NAME = "kmeans.joblib"
 CENTERS_NAME = "centers.npy"
 PROVENANCE_NAME = "provenance.json"
+
+# name -> ``learn(store, subset, cfg, rng, show_progress) -> (fitted MiniBatchKMeans, stats)``.
+KMEANS_BACKENDS: Registry[Callable[..., Tuple[object, Dict[str, object]]]] = Registry("k-means backend")
 
 
 @dataclass
@@ -69,8 +75,7 @@ class KMeansConfig:
     def validate(self, num_frames: int) -> None:
         if self.n_clusters < 1:
             raise ValueError(f"n_clusters must be >= 1, got {self.n_clusters}")
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        KMEANS_BACKENDS.get(self.backend)  # unknown names raise with the valid ones
         if self.init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
         if self.max_iter < 1:
@@ -161,8 +166,6 @@ def learn_kmeans(store, cfg: KMeansConfig, show_progress: bool = True):
     Returns ``(MiniBatchKMeans, stats)``; the estimator is fitted (``predict`` works) and its
     ``cluster_centers_`` are float32.
     """
-    from espnet_spire.units.jobs import progress
-
     cfg.validate(store.num_frames)
     rng = np.random.default_rng(cfg.seed)
     if cfg.max_frames and cfg.max_frames < store.num_frames:
@@ -171,10 +174,7 @@ def learn_kmeans(store, cfg: KMeansConfig, show_progress: bool = True):
         subset = np.arange(store.num_frames, dtype=np.int64)
     cfg.validate(subset.size)
     t0 = time.time()
-    if cfg.backend == "faiss":
-        km, stats = _learn_faiss(store, subset, cfg)
-    else:
-        km, stats = _learn_sklearn(store, subset, cfg, rng, show_progress, progress)
+    km, stats = KMEANS_BACKENDS.get(cfg.backend)(store, subset, cfg, rng, show_progress)
     eval_idx = np.sort(rng.choice(subset, min(subset.size, 50000), replace=False))
     stats.update(
         frames_available=int(store.num_frames),
@@ -186,7 +186,9 @@ def learn_kmeans(store, cfg: KMeansConfig, show_progress: bool = True):
     return km, stats
 
 
-def _learn_sklearn(store, subset, cfg: KMeansConfig, rng, show_progress, progress):
+@KMEANS_BACKENDS.register("sklearn")
+def _learn_sklearn(store, subset, cfg: KMeansConfig, rng, show_progress: bool):
+    """Streaming ``MiniBatchKMeans`` passes over the sample (SpireLM's recipe)."""
     from sklearn.cluster import MiniBatchKMeans, kmeans_plusplus
 
     K = cfg.n_clusters
@@ -229,7 +231,9 @@ def _learn_sklearn(store, subset, cfg: KMeansConfig, rng, show_progress, progres
     return km, {"passes": passes, "last_relative_change": shift, "steps": int(km.n_steps_)}
 
 
-def _learn_faiss(store, subset, cfg: KMeansConfig):
+@KMEANS_BACKENDS.register("faiss")
+def _learn_faiss(store, subset, cfg: KMeansConfig, rng, show_progress: bool):
+    """Lloyd iterations of ``faiss.Kmeans`` on the whole sample in memory."""
     import faiss
 
     x = store.gather(subset)
@@ -291,12 +295,10 @@ def save_kmeans(
 
     os.makedirs(output_dir, exist_ok=True)
     centers = np.ascontiguousarray(km.cluster_centers_, dtype=np.float32)
-    tmp = os.path.join(output_dir, f"{JOBLIB_NAME}.tmp.{os.getpid()}")
-    joblib.dump(km, tmp)
-    os.replace(tmp, os.path.join(output_dir, JOBLIB_NAME))
-    tmp = os.path.join(output_dir, f"centers.tmp.{os.getpid()}.npy")
-    np.save(tmp, centers)
-    os.replace(tmp, os.path.join(output_dir, CENTERS_NAME))
+    with atomic_path(os.path.join(output_dir, JOBLIB_NAME)) as tmp:
+        joblib.dump(km, tmp)
+    with atomic_path(os.path.join(output_dir, CENTERS_NAME)) as tmp:
+        np.save(tmp, centers)
     prov = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "num_units": int(centers.shape[0]),
@@ -366,3 +368,25 @@ def load_kmeans(path: str) -> KMeansModel:
         )
     logger.info("Loaded k-means %s (%s): K=%d, D=%d, sha256 %s", path, kind, model.num_units, model.dim, model.sha256[:12])
     return model
+
+
+def read_kmeans_facts(path: str) -> Dict[str, object]:
+    """K, dim, centroid hash and (when recorded) feature settings of any k-means model we can load.
+
+    ``path`` is our k-means dir (``kmeans.json``, or ``provenance.json`` of older runs), a bare
+    joblib pickle such as SPIRE's released ``kmeans_model`` (K from its centres), or a
+    ``centers.npy``. The centres are always loaded, so a record that disagrees with them is refused.
+    """
+    model = load_kmeans(path)
+    directory = path if os.path.isdir(path) else os.path.dirname(path)
+    facts_path = os.path.join(directory, FACTS_NAME)
+    if os.path.isfile(facts_path):
+        facts = read_json(facts_path)
+        if facts.get("centers_sha256") != model.sha256:
+            raise ValueError(f"{facts_path} does not describe the centroids next to it "
+                             f"(sha256 {str(facts.get('centers_sha256'))[:12]} vs {model.sha256[:12]}): mixed-up artifacts")
+        return facts
+    prov = model.provenance or {}
+    settings = prov.get("kmeans") or {}
+    return make_kmeans_facts(model.num_units, model.dim, model.sha256, prov.get("feature"),
+                             settings.get("backend"), settings.get("seed"))

@@ -9,13 +9,8 @@ by content hashes, so the file stays valid when the artifacts are copied elsewhe
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Dict, Optional
-
-from espnet_spire.units.provenance import read_json
-
-logger = logging.getLogger(__name__)
 
 FACTS_NAME = "kmeans.json"
 FACTS_VERSION = 1
@@ -45,26 +40,3 @@ def make_kmeans_facts(num_units: int, dim: int, centers_sha256: str, feature: Op
         "seed": seed,
     }
 
-
-def read_kmeans_facts(path: str) -> Dict[str, object]:
-    """K, dim, centroid hash and (when recorded) feature settings of any k-means model we can load.
-
-    ``path`` is our k-means dir (``kmeans.json``, or ``provenance.json`` of older runs), a bare
-    joblib pickle such as SPIRE's released ``kmeans_model`` (K from its centres), or a
-    ``centers.npy``. The centres are always loaded, so a record that disagrees with them is refused.
-    """
-    from espnet_spire.units.kmeans import load_kmeans
-
-    model = load_kmeans(path)
-    directory = path if os.path.isdir(path) else os.path.dirname(path)
-    facts_path = os.path.join(directory, FACTS_NAME)
-    if os.path.isfile(facts_path):
-        facts = read_json(facts_path)
-        if facts.get("centers_sha256") != model.sha256:
-            raise ValueError(f"{facts_path} does not describe the centroids next to it "
-                             f"(sha256 {str(facts.get('centers_sha256'))[:12]} vs {model.sha256[:12]}): mixed-up artifacts")
-        return facts
-    prov = model.provenance or {}
-    settings = prov.get("kmeans") or {}
-    return make_kmeans_facts(model.num_units, model.dim, model.sha256, prov.get("feature"),
-                             settings.get("backend"), settings.get("seed"))

@@ -25,13 +25,14 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from espnet_spire.units import jobs
+from espnet_spire.audio.wav_scp import WavEntry, load_utterance
+from espnet_spire.common import jobs
+from espnet_spire.common.fileio import write_json, write_lines
+from espnet_spire.common.hashing import sha256_text_lines
 from espnet_spire.units.assign import Assigner
 from espnet_spire.units.dsu_format import DSU_FORMATS, deduplicate, indices2dsus
 from espnet_spire.units.features import FeatureExtractor
 from espnet_spire.units.kmeans import KMeansModel
-from espnet_spire.units.provenance import sha256_text_lines, write_json
-from espnet_spire.units.wavio import WavEntry, load_utterance
 
 logger = logging.getLogger(__name__)
 
@@ -123,10 +124,10 @@ def label_job(
     bar.close()
 
     order = [e.uttid for e in entries]
-    jobs.write_lines(os.path.join(output_dir, "units"), (f"{u} {units[u][0]}" for u in order if u in units))
-    jobs.write_lines(os.path.join(output_dir, "utt2num_units"), (f"{u} {units[u][1]}" for u in order if u in units))
-    jobs.write_lines(os.path.join(output_dir, "utt2num_frames"), (f"{u} {units[u][2]}" for u in order if u in units))
-    jobs.write_lines(os.path.join(output_dir, "failed"), (f"{u} {failed[u]}" for u in order if u in failed))
+    write_lines(os.path.join(output_dir, "units"), (f"{u} {units[u][0]}" for u in order if u in units))
+    write_lines(os.path.join(output_dir, "utt2num_units"), (f"{u} {units[u][1]}" for u in order if u in units))
+    write_lines(os.path.join(output_dir, "utt2num_frames"), (f"{u} {units[u][2]}" for u in order if u in units))
+    write_lines(os.path.join(output_dir, "failed"), (f"{u} {failed[u]}" for u in order if u in failed))
     summary = {
         "settings_signature": settings_sig,
         "utterances": len(entries),

@@ -3,29 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import random
 
-import numpy as np
-
-from espnet_spire.units.features import DTYPES, FEATURE_TYPES, FeatureConfig
-
-LOG_FORMAT = "%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s"
-
-
-def str2bool(value: str) -> bool:
-    """ESPnet-style booleans: ``--dedup false``."""
-    v = str(value).strip().lower()
-    if v in ("true", "yes", "1", "y", "on"):
-        return True
-    if v in ("false", "no", "0", "n", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true/false, got {value!r}")
-
-
-def optional_bool(value: str):
-    """``auto`` (take the model's own setting) or a boolean."""
-    return None if str(value).lower() in ("auto", "none") else str2bool(value)
+from espnet_spire.common.cli import optional_bool, seed_everything, setup_logging
+from espnet_spire.units.extractors import FEATURE_EXTRACTORS
+from espnet_spire.units.features import DTYPES, FeatureConfig
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +18,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 def add_feature_args(parser: argparse.ArgumentParser) -> None:
     """Feature-extraction flags (same names in dump_ssl_feats and label_units)."""
     g = parser.add_argument_group("features")
-    g.add_argument("--feature_type", default="hf_ssl", choices=FEATURE_TYPES)
+    g.add_argument("--feature_type", default="hf_ssl", choices=FEATURE_EXTRACTORS.names())
     g.add_argument("--ssl_model", default=None, help="Local Hugging Face HuBERT/wav2vec2/WavLM dir (hf_ssl)")
     g.add_argument("--layer", type=int, default=22, help="Transformer layer; output has no final LayerNorm (SPIRE: 22)")
     g.add_argument("--dtype", default="fp32", choices=DTYPES, help="SSL model dtype (SPIRE paper: fp32)")
@@ -62,11 +43,9 @@ def feature_config_from_args(args: argparse.Namespace) -> FeatureConfig:
 
 def setup(args: argparse.Namespace) -> None:
     """Logging, seeds and thread count for a CLI run."""
-    logging.basicConfig(level=args.log_level, format=LOG_FORMAT, force=True)
-    random.seed(args.seed)
-    np.random.seed(args.seed % (2**32))
+    setup_logging(args.log_level, force=True)
     import torch
 
-    torch.manual_seed(args.seed)
+    seed_everything(args.seed)
     if args.num_threads > 0:
         torch.set_num_threads(args.num_threads)

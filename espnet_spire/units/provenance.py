@@ -12,43 +12,20 @@ import json
 import os
 import platform
 from functools import lru_cache
-from typing import Dict, Iterable, List
+from typing import Dict, List
 
-import numpy as np
+# Generic helpers live in espnet_spire.common; re-exported for the artifact-facts code.
+from espnet_spire.common.fileio import read_json, write_json  # noqa: F401
+from espnet_spire.common.hashing import (  # noqa: F401
+    sha256_array,
+    sha256_file,
+    sha256_json,
+    sha256_text_lines,
+)
 
 WEIGHT_FILE_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 # Keys of config.json that change when a model is merely re-saved.
 VOLATILE_CONFIG_KEYS = ("transformers_version", "_name_or_path", "torch_dtype", "dtype", "architectures")
-
-
-def sha256_file(path: str, block: int = 1 << 22) -> str:
-    """sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(block), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def sha256_array(arr: np.ndarray) -> str:
-    """sha256 of an array's float32 little-endian C-order bytes (independent of the .npy header)."""
-    a = np.ascontiguousarray(np.asarray(arr, dtype="<f4"))
-    return hashlib.sha256(a.tobytes()).hexdigest()
-
-
-def sha256_json(obj) -> str:
-    """sha256 of a canonical JSON rendering (sorted keys), for settings signatures."""
-    text = json.dumps(obj, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def sha256_text_lines(lines: Iterable[str]) -> str:
-    """sha256 of lines joined with newlines (key lists)."""
-    h = hashlib.sha256()
-    for line in lines:
-        h.update(line.encode("utf-8"))
-        h.update(b"\n")
-    return h.hexdigest()
 
 
 @lru_cache(maxsize=8)
@@ -94,17 +71,3 @@ def library_versions() -> Dict[str, str]:
     except ImportError:  # pragma: no cover
         pass
     return out
-
-
-def write_json(path: str, obj) -> None:
-    """Write JSON atomically (temp file + rename) so readers never see half a file."""
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, sort_keys=True, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
-def read_json(path: str):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)

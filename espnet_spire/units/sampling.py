@@ -13,7 +13,7 @@ Two levels keep the k-means input small whatever the corpus size (user pain poin
 from __future__ import annotations
 
 import hashlib
-from typing import List, Tuple
+from typing import Tuple
 
 import numpy as np
 
@@ -95,8 +95,3 @@ class FrameReservoir:
         n = self.filled
         order = np.lexsort((self.frame[:n], self.utt[:n]))
         return self.data[:n][order], self.utt[:n][order], self.frame[:n][order]
-
-
-def group_counts(utt_index: np.ndarray, num_utts: int) -> List[int]:
-    """Number of sampled rows per utterance index."""
-    return np.bincount(utt_index, minlength=num_utts).tolist()

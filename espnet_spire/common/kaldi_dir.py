@@ -6,16 +6,34 @@ that are not valid UTF-8 (they are decoded with ``surrogateescape`` here so that
 lost).  Every sort in this module therefore uses :func:`sort_key`, the UTF-8 *bytes* of the id.
 For ids without control characters, sorting lines by id bytes and ``LC_ALL=C sort`` over whole
 lines agree, because the separator (space, 0x20) sorts before every printable byte.
+
+``espnet2.fileio.read_text.read_2columns_text`` is not used: it splits on any Unicode blank and
+decodes strictly, while these files keep Unicode spaces inside values, must survive stray
+non-UTF-8 bytes, and report errors with a line number; writes are atomic (``common.fileio``).
 """
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Mapping, NamedTuple, Set, Tuple, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Set,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
-PathLike = Union[str, "os.PathLike[str]"]
+from espnet_spire.common.fileio import PathLike, atomic_write_bytes
+
+V = TypeVar("V")
 
 # Kaldi separates fields with ASCII blanks only; Unicode spaces (e.g. U+3000) belong to values.
 _ASCII_WS = " \t\r\n\f\v"
@@ -70,9 +88,17 @@ def iter_kaldi_file(path: PathLike) -> Iterator[KaldiLine]:
             yield parse_line(raw.decode("utf-8", "surrogateescape"), lineno)
 
 
-def read_kaldi_dict(path: PathLike, allow_empty_value: bool = True) -> Dict[str, str]:
-    """Read a two-column file into an ordered ``{id: value}``; duplicates and blank ids raise."""
-    out: Dict[str, str] = {}
+def read_kaldi_dict(
+    path: PathLike,
+    allow_empty_value: bool = True,
+    parse: Optional[Callable[[str], V]] = None,
+) -> Dict[str, Any]:
+    """Read a two-column file into an ordered ``{id: value}``; duplicates and blank ids raise.
+
+    ``parse`` turns each value into an object (e.g. a ``segments`` entry); a ``ValueError`` it
+    raises is reported as a :class:`KaldiFormatError` with the line number.
+    """
+    out: Dict[str, Any] = {}
     for line in iter_kaldi_file(path):
         if not line.key:
             raise KaldiFormatError(path, line.lineno, "empty line or line starting with a blank")
@@ -80,7 +106,13 @@ def read_kaldi_dict(path: PathLike, allow_empty_value: bool = True) -> Dict[str,
             raise KaldiFormatError(path, line.lineno, f"duplicate id '{line.key}'")
         if not allow_empty_value and not line.value:
             raise KaldiFormatError(path, line.lineno, f"id '{line.key}' has an empty value")
-        out[line.key] = line.value
+        if parse is None:
+            out[line.key] = line.value
+            continue
+        try:
+            out[line.key] = parse(line.value)
+        except ValueError as e:
+            raise KaldiFormatError(path, line.lineno, str(e)) from e
     return out
 
 
@@ -107,15 +139,6 @@ def sorted_items(items: Iterable[Tuple[str, str]]) -> List[Tuple[str, str]]:
     return sorted(items, key=lambda kv: sort_key(kv[0]))
 
 
-def _atomic_write_bytes(path: PathLike, data: bytes) -> None:
-    """Write via a temporary file and rename, so an interrupted job never leaves half a file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 def write_kaldi_file(
     path: PathLike,
     items: Union[Mapping[str, str], Iterable[Tuple[str, str]]],
@@ -136,7 +159,7 @@ def write_kaldi_file(
             raise ValueError(f"duplicate id '{key}' while writing {path}")
         seen.add(key)
         lines.append(format_line(key, value) + "\n")
-    _atomic_write_bytes(path, "".join(lines).encode("utf-8", "surrogateescape"))
+    atomic_write_bytes(path, "".join(lines).encode("utf-8", "surrogateescape"))
 
 
 def utt2spk_to_spk2utt(utt2spk: Mapping[str, str]) -> Dict[str, List[str]]:
@@ -177,5 +200,5 @@ def filter_kaldi_file(src: PathLike, dst: PathLike, keep: Iterable[str]) -> int:
                 body = raw.rstrip(b"\r\n")
                 kept.append((sort_key(line.key), body + b"\n"))
     kept.sort(key=lambda kb: kb[0])
-    _atomic_write_bytes(dst, b"".join(body for _, body in kept))
+    atomic_write_bytes(dst, b"".join(body for _, body in kept))
     return len(kept)

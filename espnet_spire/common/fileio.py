@@ -1,0 +1,71 @@
+"""Atomic file writes and JSON files.
+
+Every output of a stage is written under a temporary name in the same directory and renamed
+into place, so an interrupted job never leaves half a file that a rerun would take as finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, Iterable, Iterator, Union
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def temp_path(path: PathLike) -> Path:
+    """Hidden temporary name next to ``path``; the suffix is kept so writers that infer the
+    format from it (``np.save``, soundfile) behave as for the final name."""
+    path = Path(path)
+    return path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+
+
+@contextmanager
+def atomic_path(path: PathLike) -> Iterator[Path]:
+    """Yield a temporary path to write; it replaces ``path`` on success and is removed on error."""
+    tmp = temp_path(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+@contextmanager
+def atomic_open(path: PathLike, mode: str = "w", **kwargs: Any) -> Iterator[IO]:
+    """``open`` for writing whose result appears at ``path`` only once the block succeeds."""
+    if "b" not in mode:
+        kwargs.setdefault("encoding", "utf-8")
+    with atomic_path(path) as tmp:
+        with open(tmp, mode, **kwargs) as f:
+            yield f
+
+
+def atomic_write_bytes(path: PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_open(path, "wb") as f:
+        f.write(data)
+
+
+def write_lines(path: PathLike, lines: Iterable[str]) -> None:
+    """Write ``line\\n`` for each line, UTF-8 with ``\\n`` endings, atomically."""
+    with atomic_open(path, "w", newline="\n") as f:
+        for line in lines:
+            f.write(line)
+            f.write("\n")
+
+
+def write_json(path: PathLike, obj: Any, indent: int = 2) -> None:
+    """Write JSON (sorted keys, UTF-8, final newline) atomically."""
+    with atomic_open(path, "w") as f:
+        json.dump(obj, f, indent=indent, sort_keys=True, ensure_ascii=False)
+        f.write("\n")
+
+
+def read_json(path: PathLike) -> Any:
+    """Parse a UTF-8 JSON file."""
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
