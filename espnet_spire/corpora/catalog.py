@@ -1,0 +1,3 @@
+"""Imports every corpus module, so that :data:`~espnet_spire.corpora.registry.CORPORA` lists them all."""
+
+# ruff: noqa: F401  (imported for their registrations)
