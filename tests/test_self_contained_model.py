@@ -80,7 +80,8 @@ def test_it_model_dir_has_the_instruct_tokenizer_and_its_facts(trained):
     assert gen["do_sample"] is False and gen["max_new_tokens"] == 256
     assert tok.convert_tokens_to_ids("<|im_end|>") in gen["eos_token_id"]
     facts = json.load(open(os.path.join(trained["hf"], "spire.json")))
-    assert (facts["kind"], facts["num_units"], facts["prompt_style"], facts["variant"]) == ("model", K, "paper", "instruct")
+    assert (facts["kind"], facts["num_units"], facts["prompt_style"], facts["variant"]) == (
+        "model", K, "paper", "instruct")
     assert facts["provenance"]["data"] == {"stage": "it_data", "mixture": "tiny", "dir": "tiny"}
     assert facts["base"]["name"] == "base_model" and len(facts["base"]["weights_sha256"]) == 64
     assert facts["kmeans"]["num_units"] == K and facts["chat_template"] is True
@@ -113,7 +114,8 @@ def test_stage14_export_is_self_contained_without_absolute_paths(trained, tmp_pa
     hf = os.path.join(out, "hf")
     assert {"centers.npy", "kmeans.joblib", "kmeans.json"} <= set(os.listdir(os.path.join(hf, "kmeans")))
     facts = json.load(open(os.path.join(hf, "spire.json")))
-    assert facts["prompt_style"] == "paper" and "kmeans/kmeans.json" in facts["files"] and "conf/train_it.yaml" in facts["files"]
+    assert facts["prompt_style"] == "paper"
+    assert "kmeans/kmeans.json" in facts["files"] and "conf/train_it.yaml" in facts["files"]
     for path in glob.glob(os.path.join(out, "**", "*"), recursive=True):
         if os.path.isfile(path) and path.endswith((".json", ".md", ".jinja", ".yaml")):
             text = open(path, encoding="utf-8").read()

@@ -35,7 +35,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data_dir", required=True, help="Dump dir whose wav.scp lists 16 kHz mono files")
     parser.add_argument("--key_file", default=None, help="Utterance ids of this job (default: all of wav.scp)")
     parser.add_argument("--output_dir", required=True, help="Job output dir")
-    parser.add_argument("--portion", type=float, default=1.0, help="Share of utterances to use, chosen by hash(seed, uttid)")
+    parser.add_argument("--portion", type=float, default=1.0,
+                        help="Share of utterances to use, chosen by hash(seed, uttid)")
     parser.add_argument("--max_frames", type=int, required=True, help="Frames kept by this job (reservoir size)")
     parser.add_argument("--out_format", default="npy", choices=["npy", "ark"], help="feats.npy or Kaldi feats.ark/scp")
     parser.add_argument("--window", type=int, default=32, help="Utterances read and featurised together")

@@ -25,7 +25,8 @@ from espnet_spire.lm.tokenizer_extension import SPIRE_SPECIALS, extend_tokenizer
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", help="YAML with option defaults")
-    p.add_argument("--base_dir", required=True, help="local base model/tokenizer dir (tokenizer.model or tokenizer.json)")
+    p.add_argument("--base_dir", required=True,
+                   help="local base model/tokenizer dir (tokenizer.model or tokenizer.json)")
     p.add_argument("--output_dir", required=True)
     p.add_argument("--kmeans", default=None,
                    help="k-means model the units come from (our dir, joblib file or centers.npy): K is read from it")
@@ -34,7 +35,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--specials", default=",".join(SPIRE_SPECIALS), help="comma-separated; '' for none")
     p.add_argument("--scoring", default="bpe", choices=["bpe", "zero"], help="scores of appended spm pieces")
     p.add_argument("--method", default="auto", choices=["auto", "spm", "added_tokens"])
-    p.add_argument("--check", type=str2bool, default=True, help="compare HF ids with native sentencepiece after building")
+    p.add_argument("--check", type=str2bool, default=True,
+                   help="compare HF ids with native sentencepiece after building")
     p.add_argument("--log_level", default="INFO")
     return p
 

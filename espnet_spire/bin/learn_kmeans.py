@@ -41,7 +41,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch_size", type=int, default=20000, help="Frames per mini-batch (>= K)")
     parser.add_argument("--max_iter", type=int, default=20, help="Passes over the sampled frames")
     parser.add_argument("--tol", type=float, default=1e-4, help="Stop when a pass moves centroids less (0: never)")
-    parser.add_argument("--init", default="k-means++", choices=["k-means++", "random"], help="sklearn backend only (faiss: random)")
+    parser.add_argument("--init", default="k-means++", choices=["k-means++", "random"],
+                        help="sklearn backend only (faiss: random)")
     parser.add_argument("--init_size", type=int, default=None, help="Frames for the init (default max(3*batch, 3*K))")
     parser.add_argument("--max_frames", type=int, default=0, help="Use at most this many dumped frames (0: all)")
     parser.add_argument("--reassignment_ratio", type=float, default=0.01)

@@ -22,7 +22,12 @@ from espnet_spire.common.kaldi_dir import utt2spk_to_spk2utt, write_kaldi_file, 
 from espnet_spire.demo.lexicon import ALL_LANGS, load_lexicon
 from espnet_spire.demo.sampling import Pools, Sentence, english_words, make_pools
 from espnet_spire.demo.synth import (
-    PITCH_RANGE, SPEED_RANGE, VOICES, SynthJob, speaker_id, synthesize_all,
+    PITCH_RANGE,
+    SPEED_RANGE,
+    VOICES,
+    SynthJob,
+    speaker_id,
+    synthesize_all,
 )
 
 log = logging.getLogger(__name__)

@@ -21,8 +21,15 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet_spire.lm.languages import lang_name, normalize_code
-from espnet_spire.lm.prompts import (PromptStyle, asr_prompt, cpt_prompt, mt_prompt,
-                                     multiturn_st_messages, st_prompt, user_turn)
+from espnet_spire.lm.prompts import (
+    PromptStyle,
+    asr_prompt,
+    cpt_prompt,
+    mt_prompt,
+    multiturn_st_messages,
+    st_prompt,
+    user_turn,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +86,9 @@ def parse_task(name: str) -> Task:
     return t
 
 
-def build_messages(task: Task, source: str, style: PromptStyle, transcript: Optional[str] = None) -> List[Dict[str, str]]:
+def build_messages(
+    task: Task, source: str, style: PromptStyle, transcript: Optional[str] = None
+) -> List[Dict[str, str]]:
     """The chat messages of one decoding input (``source`` = PUA units or MT source text)."""
     if style.cpt:
         if task.kind == "multiturn_st":
@@ -283,15 +292,18 @@ def decode_task(model, tokenizer, task_name: str, input_file: str, output_dir: s
     cfg = cfg or DecodeConfig()
     task = parse_task(task_name)
     info_dir = getattr(tokenizer, "name_or_path", "") or ""
-    num_units = TokenizerInfo.load(info_dir).num_units if info_dir and os.path.isfile(os.path.join(info_dir, INFO_FILE)) else None
+    has_info = bool(info_dir) and os.path.isfile(os.path.join(info_dir, INFO_FILE))
+    num_units = TokenizerInfo.load(info_dir).num_units if has_info else None
     keys_sorted, sources, skipped = read_inputs(task, input_file, keys, num_units)
     os.makedirs(output_dir, exist_ok=True)
     run = GreedyDecoder(model, tokenizer, cfg).generate
 
     t0 = time.time()
     if task.kind == "multiturn_st" and transcripts is None:
-        asr_prompts = [render_prompt(tokenizer, build_messages(Task("asr"), sources[k], cfg.style), cfg.use_chat_template)
-                       for k in keys_sorted]
+        asr_prompts = [
+            render_prompt(tokenizer, build_messages(Task("asr"), sources[k], cfg.style), cfg.use_chat_template)
+            for k in keys_sorted
+        ]
         transcripts = dict(zip(keys_sorted, run(asr_prompts)))
         write_kaldi_file(os.path.join(output_dir, "asr_text"), {k: v.strip() for k, v in transcripts.items()})
     prompts = []

@@ -34,10 +34,27 @@ import yaml
 
 from espnet_spire.common.fileio import atomic_open
 from espnet_spire.lm.languages import ST_TARGETS, normalize_code
-from espnet_spire.lm.prompts import (IM_END, Message, PromptStyle, asr_prompt, from_sharegpt, it_data_line,
-                                     mt_prompt, multiturn_st_messages, render_chat, st_prompt)
-from espnet_spire.lm.sources import (UnitFormatError, iter_jsonl_conversations, read_parallel, read_text,
-                                     read_units, text_file, to_pua)
+from espnet_spire.lm.prompts import (
+    IM_END,
+    Message,
+    PromptStyle,
+    asr_prompt,
+    from_sharegpt,
+    it_data_line,
+    mt_prompt,
+    multiturn_st_messages,
+    render_chat,
+    st_prompt,
+)
+from espnet_spire.lm.sources import (
+    UnitFormatError,
+    iter_jsonl_conversations,
+    read_parallel,
+    read_text,
+    read_units,
+    text_file,
+    to_pua,
+)
 from espnet_spire.lm.text_policy import TextPolicy, TextPolicyError
 from espnet_spire.lm.token_data import SplitWriter
 

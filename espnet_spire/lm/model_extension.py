@@ -128,9 +128,11 @@ def extend_embeddings(model, tokenizer_length: int, strategy: str = "mean", seed
                 out_emb.weight[first_new:] = sample_mean_init(old_out, n_new, gen, covariance_scale)
         elif strategy == "normal":
             std = float(getattr(model.config, "initializer_range", 0.02))
-            in_emb.weight[first_new:] = torch.randn(n_new, in_emb.weight.shape[1], generator=gen).to(in_emb.weight.dtype) * std
+            noise = torch.randn(n_new, in_emb.weight.shape[1], generator=gen)
+            in_emb.weight[first_new:] = noise.to(in_emb.weight.dtype) * std
             if out_emb is not None and not tied:
-                out_emb.weight[first_new:] = (torch.randn(n_new, out_emb.weight.shape[1], generator=gen) * std).to(out_emb.weight.dtype)
+                noise = torch.randn(n_new, out_emb.weight.shape[1], generator=gen)
+                out_emb.weight[first_new:] = (noise * std).to(out_emb.weight.dtype)
         elif first_new < old_rows:
             # hf_default only initialises rows beyond the old matrix; rows for new tokens that sat in
             # the old padding get HF's mean as well, so no new token keeps an untrained row.

@@ -42,7 +42,6 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from espnet_spire.common.hashing import sha256_file
 from espnet_spire.lm.prompts import IM_END, IM_START, TOWER_INSTRUCT_CHAT_TEMPLATE
 from espnet_spire.units.dsu_format import PUA_MAX_INDEX, PUA_OFFSET, pua
-from espnet_spire.common.hashing import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -306,7 +305,8 @@ def build_from_added_tokens(base_dir: str, output_dir: str, num_units: int,
     base_tok = _load_hf(base_out)
     src = os.path.join(base_dir, "tokenizer.json")
     sha = sha256_file(src) if os.path.isfile(src) else ""
-    base_info = _info_from_tokenizer(base_tok, "base", "added_tokens", base_size, specials, num_units, "none", base_dir, sha)
+    base_info = _info_from_tokenizer(base_tok, "base", "added_tokens", base_size, specials, num_units, "none",
+                                     base_dir, sha)
     base_info.save(base_out)
     inst_out = os.path.join(output_dir, "instruct")
     os.makedirs(inst_out, exist_ok=True)
@@ -318,7 +318,8 @@ def build_from_added_tokens(base_dir: str, output_dir: str, num_units: int,
     inst_tok.chat_template = TOWER_INSTRUCT_CHAT_TEMPLATE
     inst_tok.save_pretrained(inst_out)
     inst_tok = _load_hf(inst_out)
-    inst_info = _info_from_tokenizer(inst_tok, "instruct", "added_tokens", base_size, specials, num_units, "none", base_dir, sha)
+    inst_info = _info_from_tokenizer(inst_tok, "instruct", "added_tokens", base_size, specials, num_units, "none",
+                                     base_dir, sha)
     inst_info.save(inst_out)
     return base_info, inst_info
 

@@ -21,7 +21,6 @@ from typing import Dict, Optional
 from espnet_spire.common.fileio import PathLike
 from espnet_spire.scoring.textio import load_hypotheses, pair_up, read_text, read_utt2spk
 
-
 TASK_KINDS = ("asr", "st", "mt")
 SCORES_FILE = "scores.json"
 

@@ -31,8 +31,15 @@ from typing import Dict, List, Optional, Union
 
 import torch
 
-from espnet_spire.lm.facts import (FACTS_FILE, FACTS_VERSION, TOKENIZER_FILES, copy_tokenizer_files, dir_name,
-                                   read_facts, write_facts)
+from espnet_spire.lm.facts import (
+    FACTS_FILE,
+    FACTS_VERSION,
+    TOKENIZER_FILES,
+    copy_tokenizer_files,
+    dir_name,
+    read_facts,
+    write_facts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -237,8 +244,8 @@ def export_model_dir(
     if any(os.path.isfile(os.path.join(tok_dir, n)) for n in LOADABLE_TOKENIZER):
         tok = AutoTokenizer.from_pretrained(tok_dir, local_files_only=True)
         if rows < len(tok):
-            raise ValueError(f"{model_dir} has {rows} embedding rows but the tokenizer {tok_dir} has {len(tok)} tokens: "
-                             "the model was not trained with this tokenizer")
+            raise ValueError(f"{model_dir} has {rows} embedding rows but the tokenizer {tok_dir} has "
+                             f"{len(tok)} tokens: the model was not trained with this tokenizer")
         model.config.eos_token_id = tok.eos_token_id
         model.config.pad_token_id = tok.pad_token_id
         model.config.bos_token_id = tok.bos_token_id

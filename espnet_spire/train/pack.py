@@ -24,8 +24,8 @@ import tarfile
 import time
 from typing import Dict, List, Optional, Sequence
 
-from espnet_spire.train.export import export_model_dir, strip_paths
 from espnet_spire.common.hashing import sha256_file
+from espnet_spire.train.export import export_model_dir, strip_paths
 
 logger = logging.getLogger(__name__)
 

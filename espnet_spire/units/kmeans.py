@@ -217,7 +217,8 @@ def _learn_sklearn(store, subset, cfg: KMeansConfig, rng, show_progress: bool):
     for p in range(cfg.max_iter):
         before = None if p == 0 else km.cluster_centers_.copy()
         perm = rng.permutation(subset)
-        bar = progress(np.array_split(perm, n_batches), desc=f"k-means pass {p + 1}", unit="batch", disable=not show_progress)
+        bar = progress(np.array_split(perm, n_batches), desc=f"k-means pass {p + 1}", unit="batch",
+                       disable=not show_progress)
         for idx in bar:
             km.partial_fit(store.gather(idx))
         passes = p + 1
@@ -313,7 +314,8 @@ def save_kmeans(
         "versions": library_versions(),
     }
     write_json(os.path.join(output_dir, PROVENANCE_NAME), prov)
-    facts = make_kmeans_facts(centers.shape[0], centers.shape[1], prov["centers_sha256"], feature, cfg.backend, cfg.seed)
+    facts = make_kmeans_facts(centers.shape[0], centers.shape[1], prov["centers_sha256"], feature,
+                              cfg.backend, cfg.seed)
     write_json(os.path.join(output_dir, FACTS_NAME), facts)
     return prov
 
@@ -366,7 +368,8 @@ def load_kmeans(path: str) -> KMeansModel:
             f"{path}: centroids do not match {PROVENANCE_NAME} next to them (sha256 "
             f"{model.sha256[:12]} vs {str(provenance['centers_sha256'])[:12]}): mixed-up artifacts"
         )
-    logger.info("Loaded k-means %s (%s): K=%d, D=%d, sha256 %s", path, kind, model.num_units, model.dim, model.sha256[:12])
+    logger.info("Loaded k-means %s (%s): K=%d, D=%d, sha256 %s",
+                path, kind, model.num_units, model.dim, model.sha256[:12])
     return model
 
 
@@ -383,8 +386,9 @@ def read_kmeans_facts(path: str) -> Dict[str, object]:
     if os.path.isfile(facts_path):
         facts = read_json(facts_path)
         if facts.get("centers_sha256") != model.sha256:
+            recorded = str(facts.get("centers_sha256"))[:12]
             raise ValueError(f"{facts_path} does not describe the centroids next to it "
-                             f"(sha256 {str(facts.get('centers_sha256'))[:12]} vs {model.sha256[:12]}): mixed-up artifacts")
+                             f"(sha256 {recorded} vs {model.sha256[:12]}): mixed-up artifacts")
         return facts
     prov = model.provenance or {}
     settings = prov.get("kmeans") or {}

@@ -103,7 +103,8 @@ def label_job(
         return jobs.read_done(output_dir).get("summary", {})
     jobs.clear_done(output_dir)
 
-    assigner = Assigner(kmeans.centers, backend=opts.assign_backend, dtype=opts.assign_dtype, device=getattr(extractor, "device", "cpu"))
+    assigner = Assigner(kmeans.centers, backend=opts.assign_backend, dtype=opts.assign_dtype,
+                        device=getattr(extractor, "device", "cpu"))
     units: Dict[str, Tuple[str, int, int]] = {}
     failed: Dict[str, str] = {}
     bar = jobs.progress(total=len(entries), desc="labelling", unit="utt")
@@ -141,7 +142,8 @@ def label_job(
         {
             "settings": settings,
             "feature": extractor.describe(),
-            "kmeans": {"source": kmeans.source, "sha256": kmeans.sha256, "num_units": kmeans.num_units, "dim": kmeans.dim},
+            "kmeans": {"source": kmeans.source, "sha256": kmeans.sha256,
+                       "num_units": kmeans.num_units, "dim": kmeans.dim},
             "options": asdict(opts),
             "summary": summary,
         },
