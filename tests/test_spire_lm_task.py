@@ -19,7 +19,10 @@ from spire_lm_helpers import (
     read_reporter,
 )
 
-CONF = REPO / "egs2/spire/spire1/conf"
+from recipe_paths import DEMO, PAPER
+
+CONF = PAPER / "conf"            # the paper's configs
+CONFS = (PAPER / "conf", DEMO / "conf")
 
 
 @pytest.fixture(scope="module")
@@ -77,13 +80,15 @@ def _conf(path):
 
 
 @pytest.mark.parametrize(
-    "name", sorted(p.relative_to(CONF).as_posix() for p in CONF.glob("**/train_*.yaml"))
+    "path", sorted(p for conf in CONFS for p in conf.glob("**/train_*.yaml")),
+    ids=lambda p: p.relative_to(REPO / "egs2").as_posix(),
 )
-def test_every_training_config_parses(name):
-    args = _conf(CONF / name)
+def test_every_training_config_parses(path):
+    args = _conf(path)
     assert args.optim == "adamw" and args.scheduler == "warmupcosinelr"
     if args.use_deepspeed:
-        assert (CONF.parent / args.deepspeed_config).exists()
+        recipe = next(conf.parent for conf in CONFS if conf in path.parents)
+        assert (recipe / args.deepspeed_config).exists()
 
 
 def test_full_scale_configs_match_the_paper():
