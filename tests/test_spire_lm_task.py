@@ -352,7 +352,7 @@ def test_it_smoke_config_honours_max_len_and_runs(tiny, task, tmp_path, one_thre
     train, valid = tiny["it"]
     lengths = [len(line.split()) - 1 for line in (train / "input_ids").read_text().splitlines()]
     max_len = sorted(lengths)[len(lengths) // 2]
-    cmd = ["--config", str(CONF / "train_it_smoke.yaml"), "--model_dir", str(tiny["model"]),
+    cmd = ["--config", str(DEMO / "conf/train_it_smoke.yaml"), "--model_dir", str(tiny["model"]),
            "--output_dir", str(exp), "--ngpu", "0", "--max_len", str(max_len),
            "--use_matplotlib", "false"]
     for mode, d in (("train", train), ("valid", valid)):
