@@ -328,6 +328,7 @@ if run_stage 2; then
         log "Stage 2: wrote ${out} ($(wc -l < "${out}/wav.scp") utterances, $(wc -l < "${out}/failed" 2>/dev/null || echo 0) failed)"
     done
 fi
+
 # ---------------------------------------------------------------- stage 3: SSL feature dump
 if run_stage 3; then
     if [ -n "${kmeans_model}" ]; then
@@ -383,6 +384,7 @@ if run_stage 5; then
         log "Stage 5: wrote ${out}/units ($(wc -l < "${out}/units") utterances, $(wc -l < "${out}/failed") failed)"
     done
 fi
+
 # ---------------------------------------------------------------- stage 6: tokenizer + model extension
 if run_stage 6; then
     if [ ! -f "${base_model}/config.json" ]; then

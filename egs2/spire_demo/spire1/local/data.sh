@@ -54,5 +54,5 @@ fi
 
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     local/make_toy_base.sh --seed "${seed}" --prefix "${prefix}" --python "${python}" \
-        --config "${toy_base_config}" --train_config "${toy_base_train_config}"
+        --model_config "${toy_base_config}" --train_config "${toy_base_train_config}"
 fi

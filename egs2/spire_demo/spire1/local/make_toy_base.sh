@@ -11,7 +11,8 @@ prefix=demo            # Text comes from data/<prefix>_mt_train, <prefix>_mono a
 src_lang=en
 tgt_langs="de fr es it pt nl ru zh ko"
 max_len=512            # Packed sequence length of its training data.
-config=conf/toy_base.yaml                  # Tokenizer size and Llama shape.
+model_config=conf/toy_base.yaml            # Tokenizer size and Llama shape (not --config:
+                                           # parse_options.sh sources a --config file).
 train_config=conf/train_toy_base.yaml      # Text-only pre-training.
 data_opts="--mt_directions random"         # Options of its training data (make_cpt_data).
 out_dir=exp/toy_base   # The model is written to <out_dir>/hf_model.
@@ -19,7 +20,7 @@ dumpdir=dump           # Its token files go to <dumpdir>/lm/toy_base.
 ngpu=0
 python=python3
 
-help_message="Usage: $0 [--seed N] [--prefix demo] [--config FILE] [--train_config FILE] [--out_dir DIR] ..."
+help_message="Usage: $0 [--seed N] [--prefix demo] [--model_config FILE] [--train_config FILE] [--out_dir DIR] ..."
 . utils/parse_options.sh
 . ./path.sh
 
@@ -31,7 +32,7 @@ mt_set=data/${prefix}_mt_train
 mono=(data/"${prefix}"_mono/text.tc.*)
 log "building the demo's base LLM (stand-in for TowerBase) -> ${out_dir}"
 # shellcheck disable=SC2086  # python is a command line
-${python} -m espnet_spire.bin.make_toy_base --config "${config}" \
+${python} -m espnet_spire.bin.make_toy_base --config "${model_config}" \
     --text "${mt_set}"/text.tc.* "${mono[@]}" --output_dir "${out_dir}/init" --seed "${seed}"
 for part in train valid; do
     mono_args=()
