@@ -529,7 +529,7 @@ fi
 
 # ---------------------------------------------------------------- stage 13: scoring, RESULTS.md
 if run_stage 13; then
-    log "Stage 13: scoring ${expdir}/*/decode_*/{${test_sets// /,}}/<task> -> score_*/, RESULTS.md"
+    log "Stage 13: scoring ${expdir}/{*,*/*}/decode_*/{${test_sets// /,}}/<task> -> score_*/, RESULTS.md"
     score_opts="--normalizer ${score_normalizer} --spbleu ${spbleu}"
     [ -n "${flores200_spm}" ] && score_opts+=" --flores200_spm ${flores200_spm}"
     [ -n "${comet_model}" ] && score_opts+=" --comet_model ${comet_model}"
@@ -539,33 +539,36 @@ if run_stage 13; then
     _ext=""
     for _sys in "" ${external_systems}; do
         if [ -z "${_sys}" ]; then
-            _pattern="${expdir}/*/decode_*"   # our models
+            # our models: exp/<tag>/<model> (trained), exp/base and exp/copy_transcript
+            _patterns="${expdir}/*/*/decode_* ${expdir}/*/decode_*"
         else
-            _pattern=${_sys#*=}              # NAME=DIR: other systems' outputs
+            _patterns=${_sys#*=}             # NAME=DIR: other systems' outputs
             _ext+=" --external ${_sys}"
         fi
         for dset in ${test_sets}; do
-            # shellcheck disable=SC2231  # ${_pattern} is a glob on purpose
-            for _dir in ${_pattern}/"${dset}"/*/; do
-                _dir=${_dir%/}
-                _hyp=""
-                if [ -n "${_sys}" ] && [ -f "${_dir}/hyp.txt" ]; then
-                    _hyp="--hyp ${_dir}/hyp.txt --hyp_format auto"
-                elif [ ! -f "${_dir}/text" ]; then
-                    continue
-                fi
-                _task=$(basename "${_dir}")
-                _ref=$(score_task_ref "${dset}" "${_task}")
-                [ -z "${_ref}" ] && continue   # logdir and other non-task dirs
-                # shellcheck disable=SC2086
-                ${python} -m espnet_spire.bin.score_decode_dir --task auto --ref "${_ref}" \
-                    --hyp_dir "${_dir}" ${_hyp} ${score_opts} ${score_args}
-                _n=$((_n + 1))
+            for _p in ${_patterns}; do
+                # shellcheck disable=SC2231  # the patterns are globs on purpose
+                for _dir in ${_p}/"${dset}"/*/; do
+                    _dir=${_dir%/}
+                    _hyp=""
+                    if [ -n "${_sys}" ] && [ -f "${_dir}/hyp.txt" ]; then
+                        _hyp="--hyp ${_dir}/hyp.txt --hyp_format auto"
+                    elif [ ! -f "${_dir}/text" ]; then
+                        continue
+                    fi
+                    _task=$(basename "${_dir}")
+                    _ref=$(score_task_ref "${dset}" "${_task}")
+                    [ -z "${_ref}" ] && continue   # logdir and other non-task dirs
+                    # shellcheck disable=SC2086
+                    ${python} -m espnet_spire.bin.score_decode_dir --task auto --ref "${_ref}" \
+                        --hyp_dir "${_dir}" ${_hyp} ${score_opts} ${score_args}
+                    _n=$((_n + 1))
+                done
             done
         done
     done
     if [ "${_n}" -eq 0 ]; then
-        log "Error: no decode dir with a 'text' under ${expdir}/*/decode_*/{${test_sets// /,}}/ (run stage 12)"
+        log "Error: no decode dir with a 'text' under ${expdir}/{*,*/*}/decode_*/{${test_sets// /,}}/ (run stage 12)"
         exit 1
     fi
     # Settings a reader needs to interpret the numbers, stated in RESULTS.md itself.
