@@ -75,7 +75,7 @@ def test_results_and_export(smoke):
     # stage 9 wrote its report: the toy base translated the 10 transcripts, filter off (demo.conf)
     assert report["qe_filter"] is False and report["qe_filter_note"].startswith("QE filter switched off")
     assert report["max_utts"] == 10 and report["n_direct"] == 5 and report["n_multiturn"] == 3
-    assert sorted(report["pairs"]) == sorted("de fr es it pt nl ru zh ko".split())
+    assert sorted(report["pairs"]) == sorted(f"en_{lang}" for lang in "de fr es it pt nl ru zh ko".split())
 
 
 def test_cpt_units_are_context_only(smoke):
