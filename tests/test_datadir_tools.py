@@ -1,4 +1,4 @@
-"""Tests for the Kaldi-style data-dir tools in egs2/spire/spire1/utils/."""
+"""Tests for the Kaldi-style data-dir tools in egs2/TEMPLATE/spire1/utils/."""
 import os
 import random
 import subprocess
@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-RECIPE = Path(__file__).resolve().parents[1] / "egs2/spire/spire1"
-UTILS = RECIPE / "utils"
+from recipe_paths import UTILS
 
 
 def run(tool, *args, cwd, stdin=None):
@@ -41,12 +40,6 @@ def read(path):
 
 def c_sorted(lines):
     return sorted(lines, key=lambda line: line.encode())
-
-
-def assert_dir_sorted(d):
-    for f in Path(d).iterdir():
-        if f.is_file():
-            assert read(f) == c_sorted(read(f)), f"{f.name} is not sorted"
 
 
 # ---------------------------------------------------------------- spk2utt / utt2spk
@@ -142,166 +135,3 @@ def test_filter_scp(tmp_path):
     assert out == "x u3\n"
     fails(run("filter_scp.sh", cwd=tmp_path), "Usage:")
     fails(run("filter_scp.sh", "missing_ids", "in.scp", cwd=tmp_path), "cannot read missing_ids")
-
-
-# ---------------------------------------------------------------- fix_data_dir.sh
-
-def make_dir(d, utts, spk2gender=True):
-    """A data dir with utterances "<spk>-<n>" given as (utt, words)."""
-    write(d / "wav.scp", [f"{u} /audio/{u}.wav" for u, _ in utts])
-    write(d / "text", [f"{u} {w}" for u, w in utts])
-    write(d / "utt2spk", [f"{u} {u.split('-')[0]}" for u, _ in utts])
-    if spk2gender:
-        write(d / "spk2gender", sorted({f"{u.split('-')[0]} f" for u, _ in utts}))
-
-
-def test_fix_data_dir_sorts_and_drops_inconsistent_ids(tmp_path):
-    d = tmp_path / "data/train"
-    write(d / "wav.scp", ["s2-1 /a/s2-1.wav", "s1-2 /a/s1-2.wav", "s1-1 /a/s1-1.wav",
-                          "s3-1 /a/s3-1.wav", "s1-1 /a/s1-1.wav"])   # a duplicate line
-    write(d / "text", ["s1-2 hello world", "s2-1 hi", "s1-1 yes", "s4-1 no audio"])
-    write(d / "utt2spk", ["s1-1 s1", "s2-1 s2", "s1-2 s1", "s3-1 s3", "s4-1 s4"])
-    write(d / "spk2gender", ["s3 m", "s2 f", "s1 m", "s4 f"])
-    write(d / "spk2utt", ["stale s9-9"])
-    write(d / "feats_type", ["raw"])
-    result = ok(run("fix_data_dir.sh", d, cwd=tmp_path))
-    assert "kept 3 utterances, dropped 2" in result.stdout   # s3-1 (no text), s4-1 (no audio)
-    assert read(d / "wav.scp") == ["s1-1 /a/s1-1.wav", "s1-2 /a/s1-2.wav", "s2-1 /a/s2-1.wav"]
-    assert read(d / "text") == ["s1-1 yes", "s1-2 hello world", "s2-1 hi"]
-    assert read(d / "utt2spk") == ["s1-1 s1", "s1-2 s1", "s2-1 s2"]
-    assert read(d / "spk2utt") == ["s1 s1-1 s1-2", "s2 s2-1"]
-    assert read(d / "spk2gender") == ["s1 m", "s2 f"]
-    assert read(d / "feats_type") == ["raw"]   # other files untouched
-    assert read(d / ".backup/text")[0] == "s1-2 hello world"
-    assert_dir_sorted(d)
-    # Running it again changes nothing.
-    before = {f.name: f.read_text() for f in d.iterdir() if f.is_file()}
-    assert "dropped 0" in ok(run("fix_data_dir.sh", d, cwd=tmp_path)).stdout
-    assert before == {f.name: f.read_text() for f in d.iterdir() if f.is_file()}
-
-
-def test_fix_data_dir_c_locale_order(tmp_path):
-    d = tmp_path / "d"
-    make_dir(d, [("a-1", "x"), ("B-1", "y"), ("a_b-1", "z"), ("A-1", "w")])
-    ok(run("fix_data_dir.sh", d, cwd=tmp_path))
-    assert [line.split()[0] for line in read(d / "utt2spk")] == ["A-1", "B-1", "a-1", "a_b-1"]
-
-
-def test_fix_data_dir_extra_utt_files(tmp_path):
-    d = tmp_path / "d"
-    make_dir(d, [("s1-1", "a"), ("s1-2", "b"), ("s2-1", "c")])
-    write(d / "utt2num_samples", ["s2-1 16000", "s1-1 8000"])   # s1-2 missing
-    write(d / "text.km.hubert", ["s1-1 1 2", "s1-2 3", "s2-1 4"])
-    write(d / "emotion", ["s2-1 happy", "s1-1 sad", "s1-2 calm"])
-    ok(run("fix_data_dir.sh", "--utt_extra_files", "emotion", d, cwd=tmp_path))
-    assert read(d / "utt2spk") == ["s1-1 s1", "s2-1 s2"]
-    assert read(d / "text.km.hubert") == ["s1-1 1 2", "s2-1 4"]
-    assert read(d / "emotion") == ["s1-1 sad", "s2-1 happy"]
-
-
-def test_fix_data_dir_with_segments(tmp_path):
-    d = tmp_path / "d"
-    write(d / "wav.scp", ["recB /b.wav", "recA /a.wav", "recC /c.wav"])
-    write(d / "segments", ["s1-1 recA 0.0 1.5", "s1-2 recA 1.5 3.0", "s2-1 recB 0 2",
-                           "s2-2 recX 0 1"])   # recX has no audio
-    write(d / "text", ["s1-1 a", "s1-2 b", "s2-1 c", "s2-2 d"])
-    write(d / "utt2spk", ["s1-1 s1", "s1-2 s1", "s2-1 s2", "s2-2 s2"])
-    result = ok(run("fix_data_dir.sh", d, cwd=tmp_path))
-    assert "kept 3 utterances, dropped 1" in result.stdout
-    assert read(d / "segments") == ["s1-1 recA 0.0 1.5", "s1-2 recA 1.5 3.0", "s2-1 recB 0 2"]
-    assert read(d / "wav.scp") == ["recA /a.wav", "recB /b.wav"]   # unused recC dropped
-    assert_dir_sorted(d)
-
-
-def test_fix_data_dir_errors(tmp_path):
-    d = tmp_path / "d"
-    write(d / "utt2spk", ["u1 s"])
-    fails(run("fix_data_dir.sh", d, cwd=tmp_path), "wav.scp")
-    write(d / "wav.scp", ["u2 /x.wav"])
-    fails(run("fix_data_dir.sh", d, cwd=tmp_path), "no utterance left")
-    fails(run("fix_data_dir.sh", cwd=tmp_path), "Usage:")
-
-
-# ---------------------------------------------------------------- subset_data_dir.sh
-
-@pytest.fixture
-def src(tmp_path):
-    d = tmp_path / "data/all"
-    make_dir(d, [(f"s{s}-{u:02d}", f"words {s} {u}") for s in range(1, 5) for u in range(5)])
-    write(d / "feats_type", ["raw"])
-    return d
-
-
-def utts(d):
-    return [line.split()[0] for line in read(Path(d) / "utt2spk")]
-
-
-def test_subset_first_last(tmp_path, src):
-    ok(run("subset_data_dir.sh", src, 3, "first3", cwd=tmp_path))
-    assert utts(tmp_path / "first3") == ["s1-00", "s1-01", "s1-02"]
-    ok(run("subset_data_dir.sh", "--last", src, 6, "last6", cwd=tmp_path))
-    assert utts(tmp_path / "last6") == ["s3-04"] + [f"s4-{u:02d}" for u in range(5)]
-    d = tmp_path / "last6"
-    assert read(d / "spk2utt") == ["s3 s3-04", "s4 " + " ".join(f"s4-{u:02d}" for u in range(5))]
-    assert read(d / "spk2gender") == ["s3 f", "s4 f"]
-    assert read(d / "feats_type") == ["raw"]
-    assert len(read(d / "wav.scp")) == len(read(d / "text")) == 6
-    assert_dir_sorted(d)
-
-
-def test_subset_random_is_seeded(tmp_path, src):
-    picks = []
-    for seed, name in [(7, "r1"), (7, "r2"), (8, "r3")]:
-        ok(run("subset_data_dir.sh", "--random", "--seed", seed, src, 5, name, cwd=tmp_path))
-        picks.append(utts(tmp_path / name))
-        assert_dir_sorted(tmp_path / name)
-    assert len(picks[0]) == 5 and set(picks[0]) <= set(utts(src))
-    assert picks[0] == picks[1]   # same seed, same subset
-    assert picks[0] != picks[2]
-    assert picks[0] != utts(src)[:5]
-
-
-def test_subset_by_lists(tmp_path, src):
-    write(tmp_path / "ids", ["s2-03", "s1-00", "nope"])
-    ok(run("subset_data_dir.sh", "--utt_list", "ids", src, "byutt", cwd=tmp_path))
-    assert utts(tmp_path / "byutt") == ["s1-00", "s2-03"]
-    assert read(tmp_path / "byutt/text") == ["s1-00 words 1 0", "s2-03 words 2 3"]
-    write(tmp_path / "spks", ["s3"])
-    ok(run("subset_data_dir.sh", "--spk-list", "spks", src, "byspk", cwd=tmp_path))
-    assert utts(tmp_path / "byspk") == [f"s3-{u:02d}" for u in range(5)]
-
-
-def test_subset_errors(tmp_path, src):
-    fails(run("subset_data_dir.sh", src, 21, "big", cwd=tmp_path), "only 20")
-    fails(run("subset_data_dir.sh", src, "x", "bad", cwd=tmp_path), "Usage:")
-    fails(run("subset_data_dir.sh", src, 2, src, cwd=tmp_path), "<src-dir> and <dest-dir> are the same")
-    fails(run("subset_data_dir.sh", "--what", src, 2, "o", cwd=tmp_path), "Usage:")
-
-
-# ---------------------------------------------------------------- combine_data.sh
-
-def test_combine_data(tmp_path):
-    a, b = tmp_path / "a", tmp_path / "b"
-    make_dir(a, [("s2-1", "two"), ("s1-1", "one")])
-    make_dir(b, [("s3-1", "three"), ("s1-2", "one again")])
-    write(a / "utt2num_samples", ["s1-1 10", "s2-1 20"])   # only in a: not combined
-    write(a / "feats_type", ["raw"])
-    write(b / "feats_type", ["raw"])
-    result = ok(run("combine_data.sh", "out", a, b, cwd=tmp_path))
-    assert "utt2num_samples" in result.stderr   # warned about
-    out = tmp_path / "out"
-    assert utts(out) == ["s1-1", "s1-2", "s2-1", "s3-1"]
-    assert read(out / "spk2utt") == ["s1 s1-1 s1-2", "s2 s2-1", "s3 s3-1"]
-    assert read(out / "text")[1] == "s1-2 one again"
-    assert read(out / "spk2gender") == ["s1 f", "s2 f", "s3 f"]
-    assert read(out / "feats_type") == ["raw"]
-    assert not (out / "utt2num_samples").exists()
-    assert_dir_sorted(out)
-
-
-def test_combine_data_conflicting_ids(tmp_path):
-    a, b = tmp_path / "a", tmp_path / "b"
-    make_dir(a, [("s1-1", "one")])
-    make_dir(b, [("s1-1", "different words")])
-    fails(run("combine_data.sh", "out", a, b, cwd=tmp_path), "s1-1")
-    fails(run("combine_data.sh", "out", cwd=tmp_path), "Usage:")

@@ -88,21 +88,17 @@ def test_voices_differ_and_synthesis_is_repeatable(tmp_path):
 
 @pytest.mark.integration
 def test_stage1_through_the_recipe(tmp_path):
-    """local/data.sh via run.sh --stage 1 --stop_stage 1, on a copy of the recipe."""
-    recipe = Path(__file__).resolve().parents[1] / "egs2/spire/spire1"
-    work = tmp_path / "spire1"
-    subprocess.run(["cp", "-r", str(recipe), str(work)], check=True)
-    for junk in ("data", "dump", "exp", "downloads"):
-        subprocess.run(["rm", "-rf", str(work / junk)], check=True)
-    env_root = Path(__file__).resolve().parents[1]
+    """The demo's local/data.sh (its corpus stage) via run.sh --stage 1 --stop_stage 1, on a copy
+    of the recipe."""
+    from recipe_paths import DEMO, RECIPE_ENV, copy_recipe
+
+    work = copy_recipe(DEMO, tmp_path / "spire1")
     cmd = ["./run.sh", "--stage", "1", "--stop_stage", "1", "--local_data_opts",
-           "--n_train 6 --n_dev 3 --n_test 3 --n_mt 5 --n_mono 5"]
-    out = subprocess.run(cmd, cwd=work, capture_output=True, text=True,
-                         env={"PATH": "/usr/bin:/bin", "SPIRE_ROOT": str(env_root)})
+           "--stop_stage 1 --n_train 6 --n_dev 3 --n_test 3 --n_mt 5 --n_mono 5"]
+    out = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=RECIPE_ENV)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "validate_data_dir: data/demo_train: OK" in out.stdout + out.stderr
     first = _tree_digest(work / "data")
-    out = subprocess.run(cmd, cwd=work, capture_output=True, text=True,
-                         env={"PATH": "/usr/bin:/bin", "SPIRE_ROOT": str(env_root)})
+    out = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=RECIPE_ENV)
     assert out.returncode == 0, out.stderr[-3000:]
     assert _tree_digest(work / "data") == first

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-RECIPE = Path(__file__).resolve().parents[1] / "egs2/spire/spire1"
-LOCAL = RECIPE / "utils/launch_local.sh"
-SLURM = RECIPE / "utils/launch_slurm.sh"
+from recipe_paths import DEMO, PAPER, UTILS
+
+RECIPE = PAPER
+LOCAL = UTILS / "launch_local.sh"
+SLURM = UTILS / "launch_slurm.sh"
 
 
 def run(args, cwd, env=None, timeout=60):
@@ -310,18 +312,21 @@ def test_slurm_sbatch_failure(tmp_path):
 
 # ---------------------------------------------------------------- cmd.sh
 
+@pytest.mark.parametrize("recipe", [PAPER, DEMO], ids=["paper", "demo"])
 @pytest.mark.parametrize("backend, launcher", [("local", "launch_local.sh"),
                                                ("slurm", "launch_slurm.sh")])
-def test_cmd_sh_backends(backend, launcher):
+def test_cmd_sh_backends(backend, launcher, recipe):
     script = ('set -euo pipefail; . ./cmd.sh; '
               'printf "%s\\n" "$train_cmd" "$cuda_cmd" "$decode_cmd"')
-    result = run(["bash", "-c", script], RECIPE, {"cmd_backend": backend})
+    result = run(["bash", "-c", script], recipe, {"cmd_backend": backend})
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 3
     for line in lines:
         assert line.split()[0] == f"utils/{launcher}"
-        assert (RECIPE / line.split()[0]).exists()
+        assert (recipe / line.split()[0]).exists()
+        if backend == "slurm":
+            assert (recipe / "conf/slurm.conf").is_file()
 
 
 def test_cmd_sh_default_is_local_and_runs_jobs(tmp_path):
@@ -337,4 +342,4 @@ def test_cmd_sh_unknown_backend():
                  {"cmd_backend": "pbs"})
     assert result.returncode != 0
     assert "still here" not in result.stdout
-    assert "pbs" in result.stderr
+    assert "cmd.sh: unknown cmd_backend 'pbs' (use local or slurm)" in result.stderr

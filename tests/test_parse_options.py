@@ -1,11 +1,11 @@
-"""Tests for egs2/spire/spire1/utils/parse_options.sh (sourced by recipe scripts)."""
+"""Tests for egs2/TEMPLATE/spire1/utils/parse_options.sh (sourced by recipe scripts)."""
 import subprocess
-from pathlib import Path
 
 import pytest
 
-RECIPE = Path(__file__).resolve().parents[1] / "egs2/spire/spire1"
-PARSE_OPTIONS = RECIPE / "utils/parse_options.sh"
+from recipe_paths import UTILS
+
+PARSE_OPTIONS = UTILS / "parse_options.sh"
 
 # A small script in the style of the recipe scripts: options as variables, then the parser.
 SCRIPT = r"""#!/usr/bin/env bash

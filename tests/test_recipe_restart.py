@@ -5,16 +5,15 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
+
+from recipe_paths import DEMO, copy_recipe
+from recipe_paths import RECIPE_ENV as ENV
 
 # Kills and resumes a real stage-5 run of the recipe.
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
-ROOT = Path(__file__).resolve().parents[1]
-RECIPE = ROOT / "egs2/spire/spire1"
-ENV = {"PATH": "/usr/bin:/bin", "SPIRE_ROOT": str(ROOT)}
 COMMON = ["--nj", "4", "--nclusters", "16", "--kmeans_batch_size", "2000"]
 
 
@@ -33,12 +32,9 @@ def units_bytes(work):
 
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory):
-    work = tmp_path_factory.mktemp("restart") / "spire1"
-    subprocess.run(["cp", "-r", str(RECIPE), str(work)], check=True)
-    for junk in ("data", "dump", "exp", "downloads"):
-        subprocess.run(["rm", "-rf", str(work / junk)], check=True)
-    run(work, "--stage", "1", "--stop_stage", "4", "--local_data_opts",
-        "--n_train 400 --n_dev 4 --n_test 4 --n_mt 5 --n_mono 5")
+    work = copy_recipe(DEMO, tmp_path_factory.mktemp("restart") / "spire1")
+    run(work, "--stage", "1", "--stop_stage", "4", "--local_data_opts",   # the corpus, no toy base
+        "--stop_stage 1 --n_train 400 --n_dev 4 --n_test 4 --n_mt 5 --n_mono 5")
     run(work, "--stage", "5", "--stop_stage", "5")
     return work, units_bytes(work)
 
@@ -64,7 +60,7 @@ def test_killed_stage5_resumes_to_identical_bytes(recipe):
     assert not (work / "dump/units/demo_train/units").exists()
     stamps = {j: (logdir / j / "units").stat().st_mtime_ns for j in done}
 
-    out = run(work, "--stage", "5", "--stop_stage", "5")
+    run(work, "--stage", "5", "--stop_stage", "5")
     assert units_bytes(work) == reference
     for j, stamp in stamps.items():
         assert (logdir / j / "units").stat().st_mtime_ns == stamp, f"{j} was redone"

@@ -1,31 +1,30 @@
 """Every stage of the recipe, end to end, at smoke scale: ./run.sh --config conf/smoke.conf.
 
-Builds the toy base LLM, extends it, runs CPT, pseudo-labelled ST, IT, decoding, scoring and
-export on a tiny demo corpus (a few minutes on 2 cores). The numbers are meaningless; what is
+Builds the toy base LLM (stage 1, the demo's local/data.sh), extends it, runs CPT,
+pseudo-labelled ST, IT, decoding, scoring and export on a tiny demo corpus (a few minutes on 2 cores). The numbers are meaningless; what is
 checked is that every stage writes what the next one needs.
 """
 
 import json
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
+
+from recipe_paths import DEMO, copy_recipe
+from recipe_paths import RECIPE_ENV as ENV
+
+# exp dirs are named from the training configs of conf/smoke.conf
+SPIREBASE = "exp/train_cpt_smoke/spirebase"
+SPIREFULL = "exp/train_it_smoke/spirefull"
 
 # Every stage of the recipe end to end: several minutes.
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
-ROOT = Path(__file__).resolve().parents[1]
-RECIPE = ROOT / "egs2/spire/spire1"
-ENV = {"PATH": "/usr/bin:/bin", "SPIRE_ROOT": str(ROOT)}
-
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    work = tmp_path_factory.mktemp("smoke") / "spire1"
-    subprocess.run(["cp", "-r", str(RECIPE), str(work)], check=True)
-    for junk in ("data", "dump", "exp", "downloads", "RESULTS.md"):
-        subprocess.run(["rm", "-rf", str(work / junk)], check=True)
+    work = copy_recipe(DEMO, tmp_path_factory.mktemp("smoke") / "spire1")
     out = subprocess.run(["./run.sh", "--config", "conf/smoke.conf"], cwd=work, env=ENV,
                          capture_output=True, text=True)
     (work / "run.log").write_text(out.stdout + out.stderr)
@@ -49,7 +48,7 @@ def test_decoding_covers_every_test_utterance(smoke):
     utts = [ln.split(" ", 1)[0] for ln in (work / "data/demo_test/text").read_text().splitlines()]
     tasks = "asr st_de st_zh mt_en_de mt_de_en mt_en_ko multiturn_st_fr".split()
     for task in tasks:
-        hyp = work / "exp/spirefull/decode_greedy/demo_test" / task / "text"
+        hyp = work / SPIREFULL / "decode_greedy/demo_test" / task / "text"
         ids = [ln.split(" ", 1)[0] for ln in hyp.read_text().splitlines()]
         assert ids == utts, task
         assert (hyp.parent / "score_wer" if task == "asr" else hyp.parent / "score_bleu").is_dir()
@@ -58,25 +57,29 @@ def test_decoding_covers_every_test_utterance(smoke):
 def test_results_and_export(smoke):
     work, _ = smoke
     results = (work / "RESULTS.md").read_text()
-    for model in ("exp/base", "exp/spirebase", "exp/spirefull"):
+    for model in ("exp/base", SPIREBASE, SPIREFULL):
         assert f"## {model}" in results
     # the side-by-side summary, with the copy-the-transcript floor and the settings stated
     summary = results.split("## Summary")[1].split("\n## ")[0]
     rows = [ln.split("|")[1] for ln in summary.splitlines() if ln.startswith("|exp/")]
-    assert rows == ["exp/base", "exp/copy_transcript", "exp/spirebase", "exp/spirefull"]
+    assert rows == ["exp/base", "exp/copy_transcript", SPIREBASE, SPIREFULL]
     assert "MT en-xx BLEU" in summary and "MT xx-en BLEU" in summary
     # "% of base" needs a base with MT BLEU > 0, which the smoke-scale base may not reach
     assert "not quality-filtered" in results and "spBLEU not computed" in results
-    export = work / "exp/spirefull/export/hf"
+    assert "base: the demo's toy base LLM (local/make_toy_base.sh" in results   # --results_notes
+    export = work / SPIREFULL / "export/hf"
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(export, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(export, local_files_only=True)
     assert tok.chat_template and tok.eos_token == "<|im_end|>"
     assert model.get_input_embeddings().weight.shape[0] % 64 == 0
-    assert (work / "exp/spirefull/spirefull.tar.gz").stat().st_size > 0
+    assert (work / SPIREFULL / "spirefull.tar.gz").stat().st_size > 0
     report = json.loads((work / "dump/pseudo_st/demo_train/report.json").read_text())
-    assert report  # stage 9 wrote its report (filter off, as conf/demo.conf says)
+    # stage 9 wrote its report: the toy base translated the 10 transcripts, filter off (demo.conf)
+    assert report["qe_filter"] is False and report["qe_filter_note"].startswith("QE filter switched off")
+    assert report["max_utts"] == 10 and report["n_direct"] == 5 and report["n_multiturn"] == 3
+    assert sorted(report["pairs"]) == sorted(f"en_{lang}" for lang in "de fr es it pt nl ru zh ko".split())
 
 
 def test_cpt_units_are_context_only(smoke):
@@ -93,10 +96,10 @@ def test_rerun_keeps_the_training_log(smoke):
     Last in this file: it adds a second stage-8 run to the shared smoke directory.
     """
     work, _ = smoke
-    first = (work / "exp/spirebase/train.log").read_text()
+    first = (work / SPIREBASE / "train.log").read_text()
     out = subprocess.run(["./run.sh", "--config", "conf/smoke.conf", "--stage", "8", "--stop_stage", "8"],
                          cwd=work, env=ENV, capture_output=True, text=True)
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
-    assert (work / "exp/spirebase/train.log.1").read_text() == first
-    assert "kept the previous log as exp/spirebase/train.log.1" in out.stderr
-    assert (work / "exp/spirebase/train.log").is_file()
+    assert (work / SPIREBASE / "train.log.1").read_text() == first
+    assert f"kept the previous log as {SPIREBASE}/train.log.1" in out.stderr
+    assert (work / SPIREBASE / "train.log").is_file()

@@ -9,6 +9,7 @@ import pytest
 import torch
 import yaml
 
+from recipe_paths import DEMO, PAPER
 from spire_lm_helpers import (
     REPO,
     TOKENIZER_FILES,
@@ -19,7 +20,8 @@ from spire_lm_helpers import (
     read_reporter,
 )
 
-CONF = REPO / "egs2/spire/spire1/conf"
+CONF = PAPER / "conf"            # the paper's configs
+CONFS = (PAPER / "conf", DEMO / "conf")
 
 
 @pytest.fixture(scope="module")
@@ -79,13 +81,15 @@ def _conf(path):
 
 
 @pytest.mark.parametrize(
-    "name", sorted(p.relative_to(CONF).as_posix() for p in CONF.glob("**/train_*.yaml"))
+    "path", sorted(p for conf in CONFS for p in conf.glob("**/train_*.yaml")),
+    ids=lambda p: p.relative_to(REPO / "egs2").as_posix(),
 )
-def test_every_training_config_parses(name):
-    args = _conf(CONF / name)
+def test_every_training_config_parses(path):
+    args = _conf(path)
     assert args.optim == "adamw" and args.scheduler == "warmupcosinelr"
     if args.use_deepspeed:
-        assert (CONF.parent / args.deepspeed_config).exists()
+        recipe = next(conf.parent for conf in CONFS if conf in path.parents)
+        assert (recipe / args.deepspeed_config).exists()
 
 
 def test_full_scale_configs_match_the_paper():
@@ -358,7 +362,7 @@ def test_it_smoke_config_honours_max_len_and_runs(tiny, task, tmp_path, one_thre
     train, valid = tiny["it"]
     lengths = [len(line.split()) - 1 for line in (train / "input_ids").read_text().splitlines()]
     max_len = sorted(lengths)[len(lengths) // 2]
-    cmd = ["--config", str(CONF / "train_it_smoke.yaml"), "--model_dir", str(tiny["model"]),
+    cmd = ["--config", str(DEMO / "conf/train_it_smoke.yaml"), "--model_dir", str(tiny["model"]),
            "--output_dir", str(exp), "--ngpu", "0", "--max_len", str(max_len),
            "--use_matplotlib", "false"]
     for mode, d in (("train", train), ("valid", valid)):

@@ -1,4 +1,5 @@
-"""spire.sh as a user drives it: help, option errors and ESPnet-style stage gating."""
+"""spire.sh (the template) as a user drives it through a recipe's run.sh: help, option errors,
+ESPnet-style stage gating, and the split between the paper's defaults and the demo's overlay."""
 
 import re
 import subprocess
@@ -6,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-RECIPE = Path(__file__).resolve().parents[1] / "egs2/spire/spire1"
+from recipe_paths import DEMO, PAPER, TEMPLATE
+
+RECIPE = DEMO
 
 
 def run(*args, cwd=RECIPE):
@@ -33,6 +36,7 @@ def test_unknown_option_is_an_error():
 def test_positional_arguments_are_rejected():
     out = run("stray")
     assert out.returncode != 0
+    assert "Error: unexpected positional arguments: stray" in out.stderr
 
 
 @pytest.mark.parametrize("args,expected", [
@@ -57,19 +61,86 @@ def test_skipped_stages_are_logged():
 def test_boolean_options_reject_other_values():
     out = run("--dry_run", "maybe")
     assert out.returncode != 0
+    assert "option --dry_run takes true or false, got 'maybe'" in out.stderr
 
 
 def _conf_vars(path: Path):
-    return {m.group(1) for m in re.finditer(r"^([a-z_]+)=", path.read_text(), re.M)}
+    return {m.group(1): m.group(2) for m in re.finditer(r"^([a-z_]+)=(.*)$", path.read_text(), re.M)}
 
 
-def test_full_scale_conf_resets_every_demo_setting(tmp_path):
-    """run.sh reads conf/demo.conf first: conf/spire.conf must override each demo value it could
-    inherit (toy-base settings are unused once --base_model is a real model)."""
-    demo = _conf_vars(RECIPE / "conf/demo.conf")
-    full = _conf_vars(RECIPE / "conf/spire.conf")
-    inherited = {v for v in demo - full if not v.startswith("toy_base_")}
-    assert not inherited, f"conf/spire.conf does not reset {sorted(inherited)}"
-    out = run("--config", "conf/spire.conf", "--dry_run", "true", "--expdir", str(tmp_path / "exp"))
+def _template_defaults():
+    """Option defaults of spire.sh (before its help message), trailing comments dropped."""
+    head = (TEMPLATE / "spire.sh").read_text().split("help_message=")[0]
+    return {m.group(1): m.group(2).split("  #")[0].strip()
+            for m in re.finditer(r"^([a-z_]+)=(.*)$", head, re.M)}
+
+
+def test_recipes_link_to_the_template():
+    for recipe in (PAPER, DEMO):
+        for name in ("spire.sh", "path.sh", "cmd.sh", "utils", "scripts"):
+            link = recipe / name
+            assert link.is_symlink() and link.resolve() == (TEMPLATE / name).resolve(), link
+
+
+def test_demo_overlays_only_what_differs():
+    """The template's defaults are the paper's settings; conf/demo.conf and conf/smoke.conf set
+    only options that exist and values that differ from what they overlay."""
+    defaults = _template_defaults()
+    demo = _conf_vars(DEMO / "conf/demo.conf")
+    smoke = _conf_vars(DEMO / "conf/smoke.conf")
+    for name, overlay, base in (("demo.conf", demo, defaults), ("smoke.conf", smoke, {**defaults, **demo})):
+        for var, value in overlay.items():
+            assert var in defaults, f"{name}: {var} is not an option of spire.sh"
+            assert value != base[var], f"{name}: {var}={value} repeats the value it overlays"
+    assert defaults["ssl_layer"] == "22" and defaults["nclusters"] == "5000"
+    assert defaults["cpt_max_len"] == "4096" and defaults["pseudo_st_threshold"] == "0.85"
+    assert defaults["spbleu"] == "true" and defaults["copy_baseline"] == "false"
+    assert defaults["lm_launcher"] == "deepspeed" and defaults["base_model"] == '""'
+
+
+def test_no_demo_setting_reaches_the_paper_recipe(tmp_path):
+    """Nothing of the demo (its data, toy base, configs, overlays) is named by the paper's recipe,
+    and its run.sh runs stages 1-14 with the template's (the paper's) settings."""
+    for path in PAPER.rglob("*"):
+        if path.is_file() and not path.is_symlink() and "/conf/it_mixtures/" not in str(path):
+            text = path.read_text()
+            for word in ("demo.conf", "smoke.conf", "toy_base", "demo_train", "train_cpt_demo"):
+                assert word not in text, f"{path.relative_to(PAPER)} names {word}"
+    out = run("--dry_run", "true", "--expdir", str(tmp_path / "exp"), cwd=PAPER)
     assert out.returncode == 0, out.stderr
     assert stages_that_would_run(out.stderr) == list(range(1, 15))
+    assert "--config" not in out.stderr.splitlines()[0]
+
+
+def test_paper_recipe_stage1_says_what_to_provide(tmp_path):
+    from recipe_paths import RECIPE_ENV, copy_recipe
+
+    work = copy_recipe(PAPER, tmp_path / "spire1")
+    out = subprocess.run(["./run.sh", "--stop_stage", "1"], cwd=work, env=RECIPE_ENV,
+                         capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "the full-scale corpus preparation is not available yet" in out.stderr
+    assert "data/train_asr, data/dev_asr and each test set" in out.stderr
+
+
+def test_template_needs_the_data_sets(tmp_path):
+    out = subprocess.run(["./spire.sh", "--dry_run", "true", "--expdir", str(tmp_path / "exp")],
+                         cwd=PAPER, capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "Error: --train_set, --valid_set and --test_sets are required" in out.stderr
+
+
+def test_training_configs_are_required_from_stage_8(tmp_path):
+    out = run("--dry_run", "true", "--cpt_config", "", "--stage", "8", "--expdir", str(tmp_path / "exp"))
+    assert out.returncode == 2
+    assert "Error: --cpt_config and --it_config are required from stage 8 on" in out.stderr
+    out = run("--dry_run", "true", "--cpt_config", "", "--stop_stage", "7", "--expdir", str(tmp_path / "exp"))
+    assert out.returncode == 0, out.stderr
+
+
+def test_stage6_needs_a_base_model(tmp_path):
+    out = run("--stage", "6", "--stop_stage", "6", "--base_model", str(tmp_path / "none"),
+              "--expdir", str(tmp_path / "exp"))
+    assert out.returncode == 2
+    assert ("Error: stage 6 needs --base_model <local HF dir of the base LLM>; "
+            f"'{tmp_path / 'none'}' has no config.json") in out.stderr

@@ -21,8 +21,13 @@ try:
 except ImportError:  # pragma: no cover
     import spire_audio_helpers as H
 
+try:
+    from tests.recipe_paths import UTILS
+except ImportError:  # pragma: no cover
+    from recipe_paths import UTILS
+
 REPO = Path(__file__).resolve().parents[1]
-WRAPPER = REPO / "egs2" / "spire" / "spire1" / "utils" / "validate_data_dir.sh"
+WRAPPER = UTILS / "validate_data_dir.sh"
 
 
 @pytest.fixture(scope="session")

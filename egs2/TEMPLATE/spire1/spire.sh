@@ -1,0 +1,621 @@
+#!/usr/bin/env bash
+# spire.sh: the SPIRE pipeline as numbered stages, the template of every spire1 recipe (like
+# ESPnet's egs2/TEMPLATE/asr1/asr.sh). Recipes link to it (egs2/<corpus>/spire1/spire.sh) and
+# call it from a thin run.sh that names their data sets and configs. The defaults below are the
+# paper's settings; a recipe's run.sh or --config FILE overrides what differs for it. Every option
+# can be given on the command line as --name value (or --name-with-dashes value).
+set -euo pipefail
+
+current_stage=0
+log() {
+    echo "$(date '+%Y-%m-%dT%H:%M:%S') (spire.sh:stage ${current_stage}) $*" >&2
+}
+SECONDS=0
+
+# ---------------------------------------------------------------- helpers
+# stage_selected N: true when stage N is inside [stage, stop_stage] and not skipped (no output).
+stage_selected() {
+    [ "$1" -ge "${stage}" ] && [ "$1" -le "${stop_stage}" ] && [[ "${skip_list}" != *" $1 "* ]]
+}
+
+# any_stage_selected N...: true when one of the stages N... is selected (dry runs included).
+any_stage_selected() {
+    local n
+    for n in "$@"; do stage_selected "${n}" && return 0; done
+    return 1
+}
+
+# run_stage N: stage_selected, with the log line of a skipped stage, and --dry_run.
+run_stage() {
+    local n=$1
+    [ "${n}" -ge "${stage}" ] && [ "${n}" -le "${stop_stage}" ] || return 1
+    current_stage=${n}
+    if ! stage_selected "${n}"; then
+        log "Stage ${n}: skipped"
+        return 1
+    fi
+    if [ "${dry_run}" = true ]; then
+        log "Stage ${n}: would run"
+        return 1
+    fi
+    return 0
+}
+
+# split_keys SRC LOGDIR NJ: write LOGDIR/keys.{1..n}.scp (n = min(NJ, lines)); prints n.
+split_keys() {
+    local src=$1 logdir=$2 n=$3 num
+    num=$(wc -l < "${src}")
+    [ "${num}" -lt "${n}" ] && n=${num}
+    local files=()
+    for i in $(seq "${n}"); do files+=("${logdir}/keys.${i}.scp"); done
+    utils/split_scp.sh "${src}" "${files[@]}"
+    echo "${n}"
+}
+
+# mono_args SET: a --mono option for each data/SET/text.tc.<lang> (nothing when SET is empty).
+mono_args() {
+    [ -z "$1" ] && return 0
+    local f
+    for f in data/"$1"/text.tc.*; do echo -n " --mono ${f}"; done
+}
+
+# score_task_ref TEST_SET TASK: the reference of a task (empty for an unknown task name).
+score_task_ref() {
+    case "$2" in
+        asr) echo "data/$1/text" ;;
+        st_*|multiturn_st_*|mt_*_*) echo "data/$1/text.tc.${2##*_}" ;;
+        *) echo "" ;;
+    esac
+}
+
+# ---------------------------------------------------------------- general options
+stage=1              # First stage to run.
+stop_stage=15        # Last stage to run.
+skip_stages=""       # Stages to skip, e.g. "3 4" (space or comma separated).
+skip_upload=true     # Skip stage 15 (upload to the Hugging Face Hub).
+nj=32                # Number of parallel jobs for data processing stages.
+inference_nj=8       # Number of parallel jobs for decoding.
+ngpu=0               # Number of GPUs for training and decoding (0: CPU).
+python=python3       # Python command (CI passes "coverage run --append").
+dumpdir=dump         # Directory for dumped audio and units.
+expdir=exp           # Directory for experiments.
+seed=0               # Global seed of data-making stages.
+dry_run=false        # Only list the stages that would run.
+
+# ---------------------------------------------------------------- data
+train_set=""                # Training data dir under data/ (required).
+valid_set=""                # Validation data dir under data/ (required).
+test_sets=""                # Test data dirs under data/ (required).
+local_data_opts=""          # Options passed to local/data.sh.
+src_lang=en                 # Language of the speech.
+tgt_langs="de fr es it pt nl ru zh ko"   # Translation targets (ESPnet-ST codes).
+
+# ---------------------------------------------------------------- audio
+audio_format=wav            # Format of dumped 16 kHz mono audio (wav or flac).
+max_failed_ratio=0.05       # A stage fails when more than this share of utterances is unusable.
+
+# ---------------------------------------------------------------- units (stages 3-5)
+feature_type=hf_ssl         # hf_ssl (a local HuBERT/wav2vec2/WavLM dir), mfcc (100 Hz) or mfcc50 (50 Hz), no weights.
+ssl_model=""                # Local HF model dir, e.g. /models/hubert-large-ll60k.
+ssl_layer=22                # Transformer layer whose output is clustered (SPIRE: 22).
+ssl_dtype=fp32              # fp32 (SPIRE's paper setting) or bf16.
+feats_batch_size=""         # Utterances per forward pass (sorted by length, masked);
+                            # default 1 on CPU (padding is slower there), 4 on GPU.
+feats_chunk_seconds=100     # Longer audio is encoded in chunks of this length.
+nclusters=5000              # K of k-means.
+kmeans_tag=""               # exp/kmeans/<tag>; default <feature_type>_k<nclusters> (hf_ssl:
+                            # <ssl model dir name>_l<ssl_layer>_k<nclusters>).
+kmeans_model=""             # Existing k-means (joblib, centers.npy or dir): skips stages 3-4.
+kmeans_portion=1.0          # Share of training utterances sampled for k-means.
+kmeans_max_frames=2000000   # Cap on frames used by k-means (memory is bounded by it).
+kmeans_batch_size=20000     # Mini-batch size of MiniBatchKMeans.
+kmeans_max_iter=20          # Passes over the sampled frames.
+kmeans_backend=sklearn      # sklearn (MiniBatchKMeans) or faiss.
+dsu_format=pua              # pua (SPIRE), extra_id or indices.
+dedup=true                  # Merge consecutive repeated units.
+
+# ---------------------------------------------------------------- LLM (stages 6-14)
+base_model=""               # Local HF dir of the base LLM (TowerBase-7B).
+init_strategy=mean          # New embedding rows: mean (SPIRE: N(mean, 1e-5 cov)), hf_default, normal.
+lm_seed=42                  # Seed of the embedding init (SPIRE: 42).
+mt_train_set=""             # data/<set> with aligned text.tc.<lang>: MT text for CPT and IT.
+mono_set=""                 # data/<set> with text.tc.<lang>: monolingual text for CPT.
+cpt_ratio=5:1               # Speech:text token ratio of the CPT mixture (SPIRE: 5B:1B).
+cpt_max_len=4096            # Packed CPT sequence length.
+cpt_data_opts=""            # Extra options of the CPT data builder (make_cpt_data), e.g. "--loss_on_units false".
+cpt_config=""               # CPT training config (SpireBase); required from stage 8 on.
+cpt_tag=""                  # SpireBase is trained in exp/<cpt_tag>/spirebase; default: the config's name.
+cpt_args=""                 # Extra options of the CPT training.
+it_config=""                # IT training config; required from stage 8 on.
+it_tag=""                   # IT variant V is trained in exp/<it_tag>/V; default: the config's name.
+it_args=""                  # Extra options of the IT training.
+it_max_len=4096             # Longest IT conversation (longer ones are skipped and listed).
+lm_nthreads=0               # CPU threads of single-process LLM jobs (training, pseudo-ST); 0: all cores.
+lm_launcher=deepspeed       # LLM training launcher: espnet (CPU / DDP), torchrun or deepspeed
+                            # (the last two for DeepSpeed configs, one process per GPU).
+variants="spirebase spirefull"  # Models to train and score: spirebase (CPT only) and IT mixtures of
+                            # conf/it_mixtures/: spirefull towerfull noblocks nopseudo.
+towerblocks=""              # TowerBlocks-style jsonl for the IT text data (optional).
+prompt_style="head"         # IT/decoding prompts: head ("\nEnglish:") or paper ("\n English:").
+decode_tasks=""             # Default: asr, st_<l> and mt_en_<l>, mt_<l>_en for every tgt_lang.
+decode_tag=greedy           # exp/<model>/decode_<tag>/<test_set>/<task>/.
+decode_batch_size=16
+decode_dtype=bfloat16       # float32 or bfloat16.
+copy_baseline=false         # Also score "copy the transcript" as the ST output (a floor for ST BLEU).
+decode_base=true            # Also decode the base LLM (MT, CPT-format prompts) for RESULTS.md.
+
+# ---------------------------------------------------------------- pseudo-labelled ST (stage 9)
+pseudo_st_translator=""      # Local causal LM dir translating the transcripts (SPIRE: TowerInstruct-13B);
+                             # "base": the base LLM, prompted in its CPT format.
+pseudo_st_qe_model=""        # Local CometKiwi dir (Unbabel/wmt22-cometkiwi-da); needed unless the filter is off.
+pseudo_st_qe_filter=true     # false: keep every translation unfiltered (the report says so).
+pseudo_st_threshold=0.85     # Keep pairs with CometKiwi >= this (SPIRE: 0.85).
+pseudo_st_n_direct=60000     # Pairs per language for direct-ST prompts.
+pseudo_st_n_multiturn=60000  # Other pairs per language for multi-turn ST prompts.
+pseudo_st_max_utts=0         # Translate a random subset of this many transcripts (0: all).
+pseudo_st_args=""            # Extra options of espnet_spire.bin.make_pseudo_st.
+
+# ---------------------------------------------------------------- scoring (stage 13)
+score_normalizer=whisper     # WER/CER normaliser of hyps and refs: whisper (SPIRE), basic or none.
+spbleu=true                  # spBLEU (flores200 tokenizer); false skips it explicitly.
+flores200_spm=""             # flores200 SPM model (default: $SACREBLEU/models/flores200sacrebleuspm).
+comet_model=""               # Local Unbabel/wmt22-comet-da dir (empty: no COMET).
+cometkiwi_model=""           # Local Unbabel/wmt22-cometkiwi-da dir for QE of the outputs (empty: none).
+score_args=""                # Extra options of espnet_spire.bin.score_decode_dir.
+external_systems=""          # "NAME=DIR ...": other systems' outputs, DIR/<test_set>/<task>/hyp.txt.
+results_notes=""             # Notes for RESULTS.md about the recipe's inputs, one per line.
+hf_repo=""                   # Stage 15: Hugging Face repo to upload the export to (<user>/<name>).
+
+help_message=$(cat <<EOF
+Usage: $0 [options]
+Stages (run with --stage N --stop_stage M, skip some with --skip_stages "N M"):
+   1  data preparation (local/data.sh -> data/<set>/)
+   2  audio formatting (16 kHz mono -> ${dumpdir}/raw/<set>/)
+   3  SSL feature dump for k-means learning
+   4  k-means learning (${expdir}/kmeans/<tag>/); skipped with --kmeans_model
+   5  unit labelling (${dumpdir}/units/<set>/units)
+   6  tokenizer and model extension (units as new tokens)
+   7  CPT data (ASR + MT + monolingual text, packed)
+   8  CPT training (SpireBase)
+   9  pseudo-labelled speech translation (MT + CometKiwi filter)
+  10  IT data (ChatML: ASR, ST, multi-turn ST, MT)
+  11  IT training (SpireFull and variants)
+  12  decoding (greedy, batched)
+  13  scoring (WER/CER, BLEU/chrF/spBLEU, COMET) and RESULTS.md
+  14  export (Hugging Face model dir) and pack
+  15  upload (skipped unless --skip_upload false)
+Options:
+  --stage, --stop_stage, --skip_stages, --skip_upload, --nj, --inference_nj, --ngpu,
+  --python, --dumpdir, --expdir, --seed, --dry_run, --train_set, --valid_set, --test_sets,
+  --local_data_opts, --src_lang, --tgt_langs, --audio_format, --max_failed_ratio,
+  --feature_type, --ssl_model, --ssl_layer, --ssl_dtype, --feats_batch_size, --feats_chunk_seconds,
+  --nclusters, --kmeans_tag, --kmeans_model, --kmeans_portion, --kmeans_max_frames,
+  --kmeans_batch_size, --kmeans_max_iter, --kmeans_backend, --dsu_format, --dedup,
+  --base_model, --init_strategy, --lm_seed,
+  --mt_train_set, --mono_set, --cpt_ratio, --cpt_max_len, --cpt_data_opts, --cpt_config, --cpt_tag, --cpt_args,
+  --it_config, --it_tag, --it_args, --it_max_len, --lm_nthreads, --lm_launcher, --variants, --towerblocks, --prompt_style, --decode_tasks, --decode_tag,
+  --decode_batch_size, --decode_dtype, --decode_base, --copy_baseline, --pseudo_st_translator, --pseudo_st_qe_model,
+  --pseudo_st_qe_filter, --pseudo_st_threshold, --pseudo_st_n_direct, --pseudo_st_n_multiturn,
+  --pseudo_st_max_utts, --pseudo_st_args, --score_normalizer, --spbleu, --flores200_spm,
+  --comet_model, --cometkiwi_model, --score_args, --external_systems, --results_notes, --hf_repo
+EOF
+)
+
+log "$0 $*"
+run_args=$(printf '%q ' "$0" "$@")
+. utils/parse_options.sh
+if [ $# -ne 0 ]; then
+    log "Error: unexpected positional arguments: $*"
+    echo "${help_message}" >&2
+    exit 2
+fi
+
+. ./path.sh
+. ./cmd.sh
+
+# ---------------------------------------------------------------- stage gating
+skip_list=" ${skip_stages//,/ } "
+[ "${skip_upload}" = true ] && skip_list+="15 "
+
+# ---------------------------------------------------------------- required options
+if [ -z "${train_set}" ] || [ -z "${valid_set}" ] || [ -z "${test_sets}" ]; then
+    log "Error: --train_set, --valid_set and --test_sets are required (a recipe's run.sh names its data sets)"
+    exit 2
+fi
+if any_stage_selected 8 11 12 13 14 15 && { [ -z "${cpt_config}" ] || [ -z "${it_config}" ]; }; then
+    log "Error: --cpt_config and --it_config are required from stage 8 on (the training configs; they also name exp/<tag>/)"
+    exit 2
+fi
+if [ "${feature_type}" = hf_ssl ] && [ -z "${ssl_model}" ] && [ "${dry_run}" = false ] && any_stage_selected 3 5; then
+    log "Error: --feature_type hf_ssl needs --ssl_model <local HF model dir> (or use --feature_type mfcc)"
+    exit 2
+fi
+
+# ---------------------------------------------------------------- tags and dirs of every stage
+# Units (stages 3-5): k-means and its features are named from the feature settings and K.
+if [ -z "${kmeans_tag}" ]; then
+    if [ "${feature_type}" = hf_ssl ]; then
+        kmeans_tag=$(basename "${ssl_model:-ssl}")_l${ssl_layer}_k${nclusters}
+    else
+        kmeans_tag=${feature_type}_k${nclusters}
+    fi
+fi
+km_dir=${expdir}/kmeans/${kmeans_tag}
+featdir=${expdir}/kmeans_feats/${kmeans_tag}
+km=${kmeans_model:-${km_dir}}        # the k-means that labels the units (stage 5) and is exported
+# LLM (stages 6-14): the extended base, then one exp dir per trained model, named from its
+# config (like ESPnet's asr_tag) so that another config never resumes this one's checkpoints.
+tok_dir=${expdir}/tokenizer          # base/ and instruct/ tokenizers with the unit tokens
+lm_init=${expdir}/lm_init            # the base LLM with extended embeddings
+[ -z "${cpt_tag}" ] && cpt_tag=$(basename "${cpt_config}" .yaml)
+[ -z "${it_tag}" ] && it_tag=$(basename "${it_config}" .yaml)
+pseudo_dir=${dumpdir}/pseudo_st/${train_set}
+it_variants=$(for v in ${variants}; do [ "${v}" = spirebase ] || echo -n "${v} "; done)
+declare -A model_exp=([spirebase]="${expdir}/${cpt_tag}/spirebase")
+for v in ${it_variants}; do model_exp[${v}]=${expdir}/${it_tag}/${v}; done
+[ -z "${decode_tasks}" ] && decode_tasks="asr $(for l in ${tgt_langs}; do echo -n "st_${l} mt_${src_lang}_${l} mt_${l}_${src_lang} "; done)"
+# decode_models: "exp_dir:hf_dir:tokenizer_dir:prompt_style:tasks" of every model to decode
+# (stage 12 writes <exp_dir>/decode_<decode_tag>/<test_set>/<task>/).
+decode_models=""
+for v in ${variants}; do
+    if [ "${v}" = spirebase ]; then
+        _tasks=$(for t in ${decode_tasks}; do case "${t}" in multiturn_*) ;; *) echo -n "${t},";; esac; done)
+        decode_models+=" ${model_exp[spirebase]}:${model_exp[spirebase]}/hf_model:${tok_dir}/base:cpt:${_tasks}"
+    else
+        decode_models+=" ${model_exp[${v}]}:${model_exp[${v}]}/hf_model:${tok_dir}/instruct:${prompt_style}:${decode_tasks// /,}"
+    fi
+done
+if [ "${decode_base}" = true ] && [ -n "${base_model}" ]; then
+    _tasks=$(for t in ${decode_tasks}; do case "${t}" in mt_*) echo -n "${t},";; esac; done)
+    [ -n "${_tasks}" ] && decode_models+=" ${expdir}/base:${base_model}:${base_model}:cpt:${_tasks}"
+fi
+copy_dir=${expdir}/copy_transcript/decode_copy    # the copy-the-transcript ST floor (stage 12)
+
+# ---------------------------------------------------------------- devices and job commands
+[ -z "${feats_batch_size}" ] && { [ "${ngpu}" -gt 0 ] && feats_batch_size=4 || feats_batch_size=1; }
+feature_opts="--feature_type ${feature_type} --layer ${ssl_layer} --dtype ${ssl_dtype}"
+feature_opts+=" --batch_size ${feats_batch_size} --chunk_seconds ${feats_chunk_seconds}"
+[ "${feature_type}" = hf_ssl ] && feature_opts+=" --ssl_model ${ssl_model}"
+if [ "${ngpu}" -gt 0 ]; then
+    units_cmd="${cuda_cmd} --gpu 1"; units_device=cuda
+    lm_cmd="${cuda_cmd} --gpu ${ngpu}"
+else
+    units_cmd=${train_cmd}; units_device=cpu
+    lm_cmd=${train_cmd}
+fi
+# path.sh pins OMP_NUM_THREADS=1 for the many parallel data jobs; a lone LLM job uses every core.
+[ "${lm_nthreads}" -gt 0 ] || lm_nthreads=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
+lm_env="env OMP_NUM_THREADS=${lm_nthreads} MKL_NUM_THREADS=${lm_nthreads}"
+train_lm="scripts/train_lm.sh --ngpu ${ngpu} --launcher ${lm_launcher} --nthreads ${lm_nthreads} --seed ${seed}"
+
+mkdir -p "${expdir}"
+echo "${run_args}" > "${expdir}/spire.sh.last_command"
+
+# ---------------------------------------------------------------- stage 1: data preparation
+if run_stage 1; then
+    log "Stage 1: data preparation: local/data.sh ${local_data_opts}"
+    # shellcheck disable=SC2086
+    local/data.sh --seed "${seed}" ${local_data_opts}
+    for dset in "${train_set}" "${valid_set}" ${test_sets}; do
+        utils/validate_data_dir.sh --python "${python}" "data/${dset}"
+    done
+    log "Stage 1: wrote and validated data/{${train_set},${valid_set},${test_sets// /,}}"
+fi
+
+# ---------------------------------------------------------------- stage 2: audio formatting
+if run_stage 2; then
+    log "Stage 2: audio formatting (16 kHz mono ${audio_format}) -> ${dumpdir}/raw/<set>"
+    for dset in "${train_set}" "${valid_set}" ${test_sets}; do
+        data=data/${dset}
+        out=${dumpdir}/raw/${dset}
+        logdir=${out}/logs
+        mkdir -p "${logdir}"
+        key_src=${data}/wav.scp
+        [ -f "${data}/segments" ] && key_src=${data}/segments
+        _nj=$(split_keys "${key_src}" "${logdir}" "${nj}")
+        # Jobs finished by an earlier run (done marker) are skipped.
+        # shellcheck disable=SC2086
+        ${train_cmd} JOB=1:"${_nj}" "${logdir}/format.JOB.log" \
+            ${python} -m espnet_spire.bin.format_wav_scp \
+                --data_dir "${data}" --key_file "${logdir}/keys.JOB.scp" \
+                --out_dir "${out}" --job JOB --fs 16000 --audio_format "${audio_format}"
+        # Sorted wav.scp/utt2num_samples/failed and the data files of the survivors; fails when
+        # more than max_failed_ratio of the utterances are unusable.
+        # shellcheck disable=SC2086
+        ${python} -m espnet_spire.bin.format_wav_scp --merge --data_dir "${data}" \
+            --out_dir "${out}" --nj "${_nj}" --max_failed_ratio "${max_failed_ratio}"
+        utils/validate_data_dir.sh --python "${python}" --nj "${nj}" "${out}"
+        log "Stage 2: wrote ${out} ($(wc -l < "${out}/wav.scp") utterances, $(wc -l < "${out}/failed" 2>/dev/null || echo 0) failed)"
+    done
+fi
+
+# ---------------------------------------------------------------- stage 3: SSL feature dump
+if run_stage 3; then
+    if [ -n "${kmeans_model}" ]; then
+        log "Stage 3: skipped, --kmeans_model ${kmeans_model} is given"
+    else
+        log "Stage 3: ${feature_type} features of ${kmeans_portion} of ${train_set} (<= ${kmeans_max_frames} frames) -> ${featdir}"
+        logdir=${featdir}/logdir
+        mkdir -p "${logdir}"
+        _nj=$(split_keys "${dumpdir}/raw/${train_set}/wav.scp" "${logdir}" "${nj}")
+        # shellcheck disable=SC2086
+        ${units_cmd} JOB=1:"${_nj}" "${logdir}/dump_ssl_feats.JOB.log" \
+            ${python} -m espnet_spire.bin.dump_ssl_feats --data_dir "${dumpdir}/raw/${train_set}" \
+                --key_file "${logdir}/keys.JOB.scp" --output_dir "${featdir}/output.JOB" \
+                ${feature_opts} --device "${units_device}" --portion "${kmeans_portion}" \
+                --max_frames $(( kmeans_max_frames / _nj )) --seed "${seed}"
+        log "Stage 3: wrote ${featdir}/output.{1..${_nj}}"
+    fi
+fi
+
+# ---------------------------------------------------------------- stage 4: k-means learning
+if run_stage 4; then
+    if [ -n "${kmeans_model}" ]; then
+        log "Stage 4: skipped, using the k-means model ${kmeans_model}"
+    else
+        log "Stage 4: k-means K=${nclusters} (${kmeans_backend}) -> ${km_dir}"
+        mkdir -p "${km_dir}"
+        # shellcheck disable=SC2086
+        ${train_cmd} "${km_dir}/learn_kmeans.log" \
+            ${python} -m espnet_spire.bin.learn_kmeans --feats "${featdir}" --output_dir "${km_dir}" \
+                --n_clusters "${nclusters}" --batch_size "${kmeans_batch_size}" \
+                --max_iter "${kmeans_max_iter}" --backend "${kmeans_backend}" --seed "${seed}"
+        log "Stage 4: wrote ${km_dir}: $(cd "${km_dir}" && printf '%s ' *)"
+    fi
+fi
+
+# ---------------------------------------------------------------- stage 5: unit labelling
+if run_stage 5; then
+    log "Stage 5: labelling with ${km} (${dsu_format}, dedup=${dedup}) -> ${dumpdir}/units/<set>"
+    for dset in "${train_set}" "${valid_set}" ${test_sets}; do
+        out=${dumpdir}/units/${dset}
+        logdir=${out}/logdir
+        mkdir -p "${logdir}"
+        _nj=$(split_keys "${dumpdir}/raw/${dset}/wav.scp" "${logdir}" "${nj}")
+        # Jobs finished by an earlier run are skipped (done markers hold a hash of their inputs).
+        # shellcheck disable=SC2086
+        ${units_cmd} JOB=1:"${_nj}" "${logdir}/label_units.JOB.log" \
+            ${python} -m espnet_spire.bin.label_units label --data_dir "${dumpdir}/raw/${dset}" \
+                --key_file "${logdir}/keys.JOB.scp" --kmeans "${km}" \
+                --output_dir "${logdir}/output.JOB" ${feature_opts} --device "${units_device}" \
+                --dsu_format "${dsu_format}" --dedup "${dedup}"
+        ${python} -m espnet_spire.bin.label_units merge --logdir "${logdir}" --nj "${_nj}" \
+            --output_dir "${out}" --max_failed_ratio "${max_failed_ratio}"
+        log "Stage 5: wrote ${out}/units ($(wc -l < "${out}/units") utterances, $(wc -l < "${out}/failed") failed)"
+    done
+fi
+
+# ---------------------------------------------------------------- stage 6: tokenizer + model extension
+if run_stage 6; then
+    if [ ! -f "${base_model}/config.json" ]; then
+        log "Error: stage 6 needs --base_model <local HF dir of the base LLM>; '${base_model}' has no config.json"
+        exit 2
+    fi
+    log "Stage 6: extending the tokenizer of ${base_model} with ${nclusters} units -> ${tok_dir}"
+    ${python} -m espnet_spire.bin.extend_tokenizer --base_dir "${base_model}" \
+        --output_dir "${tok_dir}" --num_units "${nclusters}"
+    log "Stage 6: extending the embeddings (${init_strategy}, seed ${lm_seed}) -> ${lm_init}"
+    ${python} -m espnet_spire.bin.extend_model --model_dir "${base_model}" \
+        --tokenizer_dir "${tok_dir}/base" --output_dir "${lm_init}" \
+        --init_strategy "${init_strategy}" --seed "${lm_seed}"
+fi
+
+# ---------------------------------------------------------------- stage 7: CPT data
+if run_stage 7; then
+    log "Stage 7: CPT data (speech:text ${cpt_ratio}, max_len ${cpt_max_len}) -> ${dumpdir}/lm/cpt"
+    _mt_args=""
+    [ -n "${mt_train_set}" ] && _mt_args="--mt_dir data/${mt_train_set} --mt_langs ${tgt_langs}"
+    # shellcheck disable=SC2046,SC2086
+    ${python} -m espnet_spire.bin.make_cpt_data --tokenizer_dir "${tok_dir}/base" \
+        --output_dir "${dumpdir}/lm/cpt/train" \
+        --asr_units "${dumpdir}/units/${train_set}/units" --asr_text "data/${train_set}/text" \
+        ${_mt_args} --src_lang "${src_lang}" $(mono_args "${mono_set}") \
+        --speech_text_ratio "${cpt_ratio}" --max_len "${cpt_max_len}" --seed "${seed}" ${cpt_data_opts}
+    # shellcheck disable=SC2086
+    ${python} -m espnet_spire.bin.make_cpt_data --tokenizer_dir "${tok_dir}/base" \
+        --output_dir "${dumpdir}/lm/cpt/valid" \
+        --asr_units "${dumpdir}/units/${valid_set}/units" --asr_text "data/${valid_set}/text" \
+        --mt_dir "data/${valid_set}" --mt_langs ${tgt_langs} --src_lang "${src_lang}" \
+        --speech_text_ratio none --max_len "${cpt_max_len}" --seed "${seed}" ${cpt_data_opts}
+    log "Stage 7: wrote ${dumpdir}/lm/cpt/{train,valid}: $(tr -d '\n' < "${dumpdir}/lm/cpt/train/stats.json" | cut -c1-300)"
+fi
+
+# ---------------------------------------------------------------- stage 8: CPT training
+if run_stage 8; then
+    log "Stage 8: CPT (SpireBase) -> ${model_exp[spirebase]}"
+    # shellcheck disable=SC2086
+    ${train_lm} --python "${python}" "${model_exp[spirebase]}" "${lm_init}" "${dumpdir}/lm/cpt" "${cpt_config}" ${cpt_args}
+fi
+
+# ---------------------------------------------------------------- stage 9: pseudo-labelled ST
+if run_stage 9; then
+    log "Stage 9: pseudo-labelled ST: data/${train_set}/text -> ${tgt_langs} -> ${pseudo_dir}"
+    if [ -z "${pseudo_st_translator}" ]; then
+        log "Error: stage 9 needs --pseudo_st_translator <local causal LM dir> or 'base' (or --skip_stages 9)"
+        exit 2
+    fi
+    _translator=${pseudo_st_translator}
+    _opts="--qe_filter ${pseudo_st_qe_filter} --threshold ${pseudo_st_threshold}"
+    if [ "${_translator}" = base ]; then
+        _translator=${base_model}
+        _opts+=" --prompt_style cpt"
+    fi
+    [ -n "${pseudo_st_qe_model}" ] && _opts+=" --qe_model ${pseudo_st_qe_model}"
+    [ "${pseudo_st_max_utts}" -gt 0 ] && _opts+=" --max_utts ${pseudo_st_max_utts}"
+    if [ "${ngpu}" -gt 0 ]; then _opts+=" --device cuda --comet_gpus 1"; else _opts+=" --device cpu"; fi
+    mkdir -p "${pseudo_dir}"
+    # Translations and CometKiwi scores are cached in ${pseudo_dir}: a rerun only redoes what changed.
+    # shellcheck disable=SC2086
+    ${lm_cmd} "${pseudo_dir}/make_pseudo_st.log" \
+        ${lm_env} ${python} -m espnet_spire.bin.make_pseudo_st --text "data/${train_set}/text" --out_dir "${pseudo_dir}" \
+            --translator_model "${_translator}" --src_lang "${src_lang}" --tgt_langs "${tgt_langs}" \
+            --n_direct "${pseudo_st_n_direct}" --n_multiturn "${pseudo_st_n_multiturn}" --seed "${seed}" \
+            ${_opts} ${pseudo_st_args}
+    log "Stage 9: wrote ${pseudo_dir}/{direct,multiturn}/text.tc.<lang>; report: ${pseudo_dir}/report.md"
+fi
+
+# ---------------------------------------------------------------- stage 10: IT data
+if run_stage 10; then
+    for v in ${it_variants}; do
+        log "Stage 10: IT data of ${v} (conf/it_mixtures/${v}.yaml) -> ${dumpdir}/lm/it/${v}"
+        for part in train valid; do
+            # Validation: the dev set's gold ST and MT; pseudo labels exist for training only.
+            if [ "${part}" = train ]; then
+                _set=${train_set}; _mt=${mt_train_set}; _pseudo=${pseudo_dir}
+            else
+                _set=${valid_set}; _mt=${valid_set}; _pseudo=""
+            fi
+            # shellcheck disable=SC2086
+            ${python} -m espnet_spire.bin.make_it_data --tokenizer_dir "${tok_dir}/instruct" \
+                --mixture "conf/it_mixtures/${v}.yaml" --output_dir "${dumpdir}/lm/it/${v}/${part}" \
+                --var dumpdir="${dumpdir}" --var train_set="${_set}" --var mt_train_set="${_mt}" \
+                --var towerblocks="${towerblocks}" --pseudo_dir "${_pseudo}" \
+                --max_len "${it_max_len}" --prompt_style "${prompt_style}" --seed "${seed}"
+        done
+    done
+fi
+
+# ---------------------------------------------------------------- stage 11: IT training
+if run_stage 11; then
+    for v in ${it_variants}; do
+        # TowerFull: IT straight from the extended base (no CPT); the others start from SpireBase.
+        if [ "${v}" = towerfull ]; then _init=${lm_init}; else _init=${model_exp[spirebase]}/hf_model; fi
+        log "Stage 11: IT of ${v} from ${_init} -> ${model_exp[${v}]}"
+        # shellcheck disable=SC2086
+        ${train_lm} --python "${python}" "${model_exp[${v}]}" "${_init}" "${dumpdir}/lm/it/${v}" "${it_config}" ${it_args}
+    done
+fi
+
+# ---------------------------------------------------------------- stage 12: decoding
+if run_stage 12; then
+    for entry in ${decode_models}; do
+        IFS=: read -r _exp _model _tok _style _tasks <<< "${entry}"
+        for test_set in ${test_sets}; do
+            _dir=${_exp}/decode_${decode_tag}/${test_set}
+            _logdir=${_dir}/logdir
+            mkdir -p "${_logdir}"
+            log "Stage 12: decoding ${test_set} with ${_exp} (${_tasks//,/ }) -> ${_dir}"
+            _nj=$(split_keys "data/${test_set}/text" "${_logdir}" "${inference_nj}")
+            # shellcheck disable=SC2086
+            ${decode_cmd} JOB=1:"${_nj}" "${_logdir}/decode.JOB.log" \
+                ${python} -m espnet_spire.bin.spire_lm_decode --model_dir "${_model}" \
+                    --tokenizer_dir "${_tok}" --tasks ${_tasks//,/ } \
+                    --units "${dumpdir}/units/${test_set}/units" --mt_text_dir "data/${test_set}" \
+                    --keys_file "${_logdir}/keys.JOB.scp" --output_dir "${_logdir}/output.JOB" \
+                    --batch_size "${decode_batch_size}" --dtype "${decode_dtype}" --prompt_style "${_style}"
+            for task in ${_tasks//,/ }; do
+                mkdir -p "${_dir}/${task}"
+                cat "${_logdir}"/output.*/"${task}"/text | LC_ALL=C sort > "${_dir}/${task}/text"
+                cat "${_logdir}"/output.*/"${task}"/prompts.jsonl > "${_dir}/${task}/prompts.jsonl"
+            done
+            log "Stage 12: wrote ${_dir}/{${_tasks%,}}/text ($(wc -l < "${_dir}/${task}/text") utterances each)"
+        done
+    done
+    if [ "${copy_baseline}" = true ]; then
+        # The floor of speech translation: the English transcript itself, given as the translation.
+        for test_set in ${test_sets}; do
+            _dir=${copy_dir}/${test_set}
+            _src=data/${test_set}/text.tc.${src_lang}
+            [ -f "${_src}" ] || _src=data/${test_set}/text
+            for task in ${decode_tasks}; do
+                case "${task}" in st_*|multiturn_st_*) ;; *) continue ;; esac
+                mkdir -p "${_dir}/${task}"
+                LC_ALL=C sort "${_src}" > "${_dir}/${task}/text"
+            done
+            log "Stage 12: wrote ${_dir}/<st task>/text (copy-the-transcript baseline, from ${_src})"
+        done
+    fi
+fi
+
+# ---------------------------------------------------------------- stage 13: scoring, RESULTS.md
+if run_stage 13; then
+    log "Stage 13: scoring ${expdir}/{*,*/*}/decode_*/{${test_sets// /,}}/<task> -> score_*/, RESULTS.md"
+    score_opts="--normalizer ${score_normalizer} --spbleu ${spbleu}"
+    [ -n "${flores200_spm}" ] && score_opts+=" --flores200_spm ${flores200_spm}"
+    [ -n "${comet_model}" ] && score_opts+=" --comet_model ${comet_model}"
+    [ -n "${cometkiwi_model}" ] && score_opts+=" --cometkiwi_model ${cometkiwi_model}"
+    [ "${ngpu}" -gt 0 ] && score_opts+=" --comet_gpus 1"
+    _n=0
+    _ext=""
+    for _sys in "" ${external_systems}; do
+        if [ -z "${_sys}" ]; then
+            # our models: exp/<tag>/<model> (trained), exp/base and exp/copy_transcript
+            _patterns="${expdir}/*/*/decode_* ${expdir}/*/decode_*"
+        else
+            _patterns=${_sys#*=}             # NAME=DIR: other systems' outputs
+            _ext+=" --external ${_sys}"
+        fi
+        for dset in ${test_sets}; do
+            for _p in ${_patterns}; do
+                # shellcheck disable=SC2231  # the patterns are globs on purpose
+                for _dir in ${_p}/"${dset}"/*/; do
+                    _dir=${_dir%/}
+                    _hyp=""
+                    if [ -n "${_sys}" ] && [ -f "${_dir}/hyp.txt" ]; then
+                        _hyp="--hyp ${_dir}/hyp.txt --hyp_format auto"
+                    elif [ ! -f "${_dir}/text" ]; then
+                        continue
+                    fi
+                    _task=$(basename "${_dir}")
+                    _ref=$(score_task_ref "${dset}" "${_task}")
+                    [ -z "${_ref}" ] && continue   # logdir and other non-task dirs
+                    # shellcheck disable=SC2086
+                    ${python} -m espnet_spire.bin.score_decode_dir --task auto --ref "${_ref}" \
+                        --hyp_dir "${_dir}" ${_hyp} ${score_opts} ${score_args}
+                    _n=$((_n + 1))
+                done
+            done
+        done
+    done
+    if [ "${_n}" -eq 0 ]; then
+        log "Error: no decode dir with a 'text' under ${expdir}/{*,*/*}/decode_*/{${test_sets// /,}}/ (run stage 12)"
+        exit 1
+    fi
+    # Settings a reader needs to interpret the numbers, stated in RESULTS.md itself.
+    _notes=()
+    while IFS= read -r _note; do
+        [ -n "${_note}" ] && _notes+=(--note "${_note}")
+    done <<< "${results_notes}"
+    [ "${pseudo_st_qe_filter}" = false ] && _notes+=(--note "Pseudo-labelled ST was not quality-filtered (--pseudo_st_qe_filter false: no CometKiwi model).")
+    [ "${spbleu}" = false ] && _notes+=(--note "spBLEU not computed (--spbleu false: no local flores200 SentencePiece model); BLEU uses the tokenizers in the signatures below.")
+    [ "${copy_baseline}" = true ] && _notes+=(--note "copy_transcript: the English transcript given as the translation (the floor of ST).")
+    # shellcheck disable=SC2086
+    ${python} -m espnet_spire.bin.make_results --exp_dir "${expdir}" --out RESULTS.md ${_ext} "${_notes[@]}"
+    log "Stage 13: scored ${_n} decode dirs; wrote RESULTS.md"
+fi
+
+# ---------------------------------------------------------------- stage 14: export and pack
+if run_stage 14; then
+    for v in ${variants}; do
+        if [ "${v}" = spirebase ]; then _tok=${tok_dir}/base; else _tok=${tok_dir}/instruct; fi
+        _exp=${model_exp[${v}]}
+        log "Stage 14: exporting ${v} -> ${_exp}/export and ${_exp}/${v}.tar.gz"
+        _conf_args="--conf ${cpt_config}"
+        [ "${v}" != spirebase ] && _conf_args+=" --conf ${it_config} --conf conf/it_mixtures/${v}.yaml"
+        _results=""
+        [ -f RESULTS.md ] && _results="--results RESULTS.md"
+        # shellcheck disable=SC2086
+        ${python} -m espnet_spire.bin.export_model --model_dir "${_exp}/hf_model" \
+            --tokenizer_dir "${_tok}" --output_dir "${_exp}/export" --kmeans "${km}" \
+            ${_conf_args} ${_results} --pack "${_exp}/${v}.tar.gz" --name "${v}"
+    done
+fi
+
+# ---------------------------------------------------------------- stage 15: upload
+if run_stage 15; then
+    if [ -z "${hf_repo}" ]; then
+        log "Error: stage 15 needs --hf_repo <user>/<name> (and a Hugging Face token in the environment)"
+        exit 2
+    fi
+    for v in ${variants}; do
+        _repo=${hf_repo}
+        [ "$(wc -w <<< "${variants}")" -gt 1 ] && _repo=${hf_repo}-${v}
+        log "Stage 15: uploading ${model_exp[${v}]}/export to https://huggingface.co/${_repo}"
+        HF_HUB_OFFLINE=0 ${python} -c "import sys; from huggingface_hub import create_repo, upload_folder; \
+create_repo(sys.argv[1], exist_ok=True); upload_folder(repo_id=sys.argv[1], folder_path=sys.argv[2])" \
+            "${_repo}" "${model_exp[${v}]}/export"
+    done
+fi
+
+current_stage="done"
+log "Successfully finished. [elapsed=${SECONDS}s]"

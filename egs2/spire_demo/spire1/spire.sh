@@ -1,0 +1,1 @@
+../../TEMPLATE/spire1/spire.sh
