@@ -1,8 +1,9 @@
 """Every stage of the recipe, end to end, at smoke scale: ./run.sh --config conf/smoke.conf.
 
 Builds the toy base LLM (stage 1, the demo's local/data.sh), extends it, runs CPT,
-pseudo-labelled ST, IT, decoding, scoring and export on a tiny demo corpus (a few minutes on 2 cores). The numbers are meaningless; what is
-checked is that every stage writes what the next one needs.
+pseudo-labelled ST, IT, decoding, scoring and export on a tiny demo corpus (a few minutes on 2
+cores). The numbers are meaningless; what is checked is that every stage writes what the next
+one needs.
 """
 
 import json
