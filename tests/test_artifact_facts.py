@@ -94,3 +94,19 @@ def test_stage6_needs_kmeans_or_num_units(base_spm, tmp_path, caplog):
 
     assert extend_tokenizer.main(["--base_dir", base_spm, "--output_dir", str(tmp_path / "t")]) == 1
     assert "give --kmeans" in caplog.text
+
+
+def test_recipe_stage6_stops_on_a_k_mismatch(km50, tmp_path):
+    """Through the recipe: a K=50 k-means model with --nclusters 200 stops stage 6, naming both."""
+    import subprocess
+
+    from recipe_paths import DEMO, RECIPE_ENV
+
+    base = F.make_base_dir(str(tmp_path / "base"), vocab_size=1000)
+    out = subprocess.run(["./run.sh", "--stage", "6", "--stop_stage", "6", "--base_model", base,
+                          "--kmeans_model", km50, "--nclusters", "200", "--expdir", str(tmp_path / "exp")],
+                         cwd=DEMO, env=RECIPE_ENV, capture_output=True, text=True)
+    assert out.returncode != 0
+    assert f"--num_units 200 does not match the k-means model {km50}, which has K=50 clusters" in out.stderr
+    assert not (tmp_path / "exp" / "tokenizer").exists()
+    assert not (tmp_path / "exp" / "lm_init").exists()

@@ -254,20 +254,21 @@ it_variants=$(for v in ${variants}; do [ "${v}" = spirebase ] || echo -n "${v} "
 declare -A model_exp=([spirebase]="${expdir}/${cpt_tag}/spirebase")
 for v in ${it_variants}; do model_exp[${v}]=${expdir}/${it_tag}/${v}; done
 [ -z "${decode_tasks}" ] && decode_tasks="asr $(for l in ${tgt_langs}; do echo -n "st_${l} mt_${src_lang}_${l} mt_${l}_${src_lang} "; done)"
-# decode_models: "exp_dir:hf_dir:tokenizer_dir:prompt_style:tasks" of every model to decode
-# (stage 12 writes <exp_dir>/decode_<decode_tag>/<test_set>/<task>/).
+# decode_models: "exp_dir:model_dir:tasks" of every model to decode (stage 12 writes
+# <exp_dir>/decode_<decode_tag>/<test_set>/<task>/). Our models are self-contained: tokenizer and
+# prompt style come from the model dir's spire.json; the base LLM is prompted in CPT format.
 decode_models=""
 for v in ${variants}; do
     if [ "${v}" = spirebase ]; then
         _tasks=$(for t in ${decode_tasks}; do case "${t}" in multiturn_*) ;; *) echo -n "${t},";; esac; done)
-        decode_models+=" ${model_exp[spirebase]}:${model_exp[spirebase]}/hf_model:${tok_dir}/base:cpt:${_tasks}"
+        decode_models+=" ${model_exp[spirebase]}:${model_exp[spirebase]}/hf_model:${_tasks}"
     else
-        decode_models+=" ${model_exp[${v}]}:${model_exp[${v}]}/hf_model:${tok_dir}/instruct:${prompt_style}:${decode_tasks// /,}"
+        decode_models+=" ${model_exp[${v}]}:${model_exp[${v}]}/hf_model:${decode_tasks// /,}"
     fi
 done
 if [ "${decode_base}" = true ] && [ -n "${base_model}" ]; then
     _tasks=$(for t in ${decode_tasks}; do case "${t}" in mt_*) echo -n "${t},";; esac; done)
-    [ -n "${_tasks}" ] && decode_models+=" ${expdir}/base:${base_model}:${base_model}:cpt:${_tasks}"
+    [ -n "${_tasks}" ] && decode_models+=" ${expdir}/base:${base_model}:${_tasks}"
 fi
 copy_dir=${expdir}/copy_transcript/decode_copy    # the copy-the-transcript ST floor (stage 12)
 
@@ -391,9 +392,10 @@ if run_stage 6; then
         log "Error: stage 6 needs --base_model <local HF dir of the base LLM>; '${base_model}' has no config.json"
         exit 2
     fi
-    log "Stage 6: extending the tokenizer of ${base_model} with ${nclusters} units -> ${tok_dir}"
+    # K comes from the k-means model; --nclusters is a check (a mismatch stops here, naming both).
+    log "Stage 6: extending the tokenizer of ${base_model} with the units of ${km} -> ${tok_dir}"
     ${python} -m espnet_spire.bin.extend_tokenizer --base_dir "${base_model}" \
-        --output_dir "${tok_dir}" --num_units "${nclusters}"
+        --output_dir "${tok_dir}" --kmeans "${km}" --num_units "${nclusters}"
     log "Stage 6: extending the embeddings (${init_strategy}, seed ${lm_seed}) -> ${lm_init}"
     ${python} -m espnet_spire.bin.extend_model --model_dir "${base_model}" \
         --tokenizer_dir "${tok_dir}/base" --output_dir "${lm_init}" \
@@ -489,7 +491,9 @@ fi
 # ---------------------------------------------------------------- stage 12: decoding
 if run_stage 12; then
     for entry in ${decode_models}; do
-        IFS=: read -r _exp _model _tok _style _tasks <<< "${entry}"
+        IFS=: read -r _exp _model _tasks <<< "${entry}"
+        _style_opt=""
+        [ "${_model}" = "${base_model}" ] && _style_opt="--prompt_style cpt"   # no spire.json there
         for test_set in ${test_sets}; do
             _dir=${_exp}/decode_${decode_tag}/${test_set}
             _logdir=${_dir}/logdir
@@ -499,10 +503,10 @@ if run_stage 12; then
             # shellcheck disable=SC2086
             ${decode_cmd} JOB=1:"${_nj}" "${_logdir}/decode.JOB.log" \
                 ${python} -m espnet_spire.bin.spire_lm_decode --model_dir "${_model}" \
-                    --tokenizer_dir "${_tok}" --tasks ${_tasks//,/ } \
+                    --tasks ${_tasks//,/ } \
                     --units "${dumpdir}/units/${test_set}/units" --mt_text_dir "data/${test_set}" \
                     --keys_file "${_logdir}/keys.JOB.scp" --output_dir "${_logdir}/output.JOB" \
-                    --batch_size "${decode_batch_size}" --dtype "${decode_dtype}" --prompt_style "${_style}"
+                    --batch_size "${decode_batch_size}" --dtype "${decode_dtype}" ${_style_opt}
             for task in ${_tasks//,/ }; do
                 mkdir -p "${_dir}/${task}"
                 cat "${_logdir}"/output.*/"${task}"/text | LC_ALL=C sort > "${_dir}/${task}/text"
@@ -587,7 +591,6 @@ fi
 # ---------------------------------------------------------------- stage 14: export and pack
 if run_stage 14; then
     for v in ${variants}; do
-        if [ "${v}" = spirebase ]; then _tok=${tok_dir}/base; else _tok=${tok_dir}/instruct; fi
         _exp=${model_exp[${v}]}
         log "Stage 14: exporting ${v} -> ${_exp}/export and ${_exp}/${v}.tar.gz"
         _conf_args="--conf ${cpt_config}"
@@ -596,7 +599,7 @@ if run_stage 14; then
         [ -f RESULTS.md ] && _results="--results RESULTS.md"
         # shellcheck disable=SC2086
         ${python} -m espnet_spire.bin.export_model --model_dir "${_exp}/hf_model" \
-            --tokenizer_dir "${_tok}" --output_dir "${_exp}/export" --kmeans "${km}" \
+            --output_dir "${_exp}/export" --kmeans "${km}" \
             ${_conf_args} ${_results} --pack "${_exp}/${v}.tar.gz" --name "${v}"
     done
 fi
