@@ -148,7 +148,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 CORPORA.register(NAME)(Corpus(
     name=NAME,
-    layout=("CoVoST-2 en->xx: covost_v2.en_<xx>.tsv (or covost_v2.en_<xx>.{train,dev,test}.tsv) in "
+    layout=("CoVoST-2 English speech translation on Common Voice clips. "
+            "Layout: covost_v2.en_<xx>.tsv (or covost_v2.en_<xx>.{train,dev,test}.tsv) in "
             "--corpus_dir, columns path/sentence/translation/client_id/split; audio from Common Voice "
             "English, <cv_dir>/en/clips/*.mp3 (sentence/client_id from en/validated.tsv when the TSV lacks "
             "them). Writes covost2_en_<xx>_{train,dev,test}."),

@@ -108,7 +108,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 CORPORA.register(NAME)(Corpus(
     name=NAME,
-    layout=("Europarl-ST v1.1 (--corpus_dir = v1.1): en/audios/<speech_id>.m4a and en/<xx>/<split>/"
+    layout=("Europarl-ST English speeches with six translations. "
+            "Layout of v1.1 (--corpus_dir = v1.1): en/audios/<speech_id>.m4a and en/<xx>/<split>/"
             "segments.lst (<speech_id> <start> <end>), segments.en, segments.<xx>, speeches.lst + speakers.lst. "
             "Audio read through an ffmpeg pipe and cut by segments. Writes europarl_st_en_<xx>_<split>."),
     add_arguments=add_arguments,

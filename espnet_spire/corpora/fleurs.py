@@ -180,7 +180,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 CORPORA.register(NAME)(Corpus(
     name=NAME,
-    layout=("FLEURS (google/fleurs data/ dir): <lang>/{train,dev,test}.tsv (id, file name, raw transcription, "
+    layout=("FLEURS English speech with nine languages' references. "
+            "Layout (google/fleurs data/ dir): <lang>/{train,dev,test}.tsv (id, file name, raw transcription, "
             "transcription, phonemes, num samples, gender; no header) and en_us/audio/<split>/*.wav (the "
             "extracted <split>.tar.gz). English audio from en_us, references from the target languages' "
             "TSVs by FLORES id. Train drops FLORES-200 devtest sentences (--flores_devtest). Writes "
