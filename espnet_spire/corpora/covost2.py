@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import soundfile as sf
 
@@ -47,8 +47,8 @@ def covost_code(lang: str) -> str:
     return COVOST_CODES.get(lang, lang)
 
 
-def find_pair_rows(corpus_dir: str, tgt: str, split: str) -> Iterator[Tuple[str, int, Dict[str, str]]]:
-    """``(file, line, row)`` of one pair and split: the per-split TSV if present, else the release TSV."""
+def find_pair_rows(corpus_dir: str, tgt: str, split: str) -> Iterator[Dict[str, str]]:
+    """The rows of one pair and split: from the per-split TSV if present, else from the release TSV."""
     stem = os.path.join(corpus_dir, f"covost_v2.en_{covost_code(tgt)}")
     per_split = f"{stem}.{split}.tsv"
     path = per_split if os.path.isfile(per_split) else f"{stem}.tsv"
@@ -56,16 +56,16 @@ def find_pair_rows(corpus_dir: str, tgt: str, split: str) -> Iterator[Tuple[str,
         raise ManifestError(f"CoVoST-2 en->{tgt}: neither {stem}.tsv nor {per_split} found "
                             f"(extract covost_v2.en_{covost_code(tgt)}.tsv.tar.gz into --corpus_dir)")
     labels = SPLIT_LABELS[split]
-    for lineno, row in iter_tsv(path, required=("path", "translation", "split")):
+    for _, row in iter_tsv(path, required=("path", "translation", "split")):
         if row["split"] in labels:
-            yield path, lineno, row
+            yield row
 
 
-def read_cv_validated(cv_en: str) -> Dict[str, Tuple[str, str]]:
-    """clip -> (sentence, client_id) from Common Voice's ``validated.tsv``."""
+def read_cv_validated(cv_en: str, wanted: Set[str]) -> Dict[str, Tuple[str, str]]:
+    """clip -> (sentence, client_id) from Common Voice's ``validated.tsv``, for the ``wanted`` clips only."""
     path = os.path.join(cv_en, "validated.tsv")
     return {row["path"]: (row["sentence"], row["client_id"])
-            for _, row in iter_tsv(path, required=("client_id", "path", "sentence"))}
+            for _, row in iter_tsv(path, required=("client_id", "path", "sentence")) if row["path"] in wanted}
 
 
 def read_clip_durations(cv_en: str) -> Optional[Dict[str, float]]:
@@ -85,17 +85,22 @@ class ClipInfo:
         if not os.path.isdir(os.path.join(self.cv_en, "clips")):
             raise ManifestError(f"Common Voice English clips not found: {self.cv_en}/clips (--cv_dir is the "
                                 f"root of a Common Voice release, the dir holding en/)")
-        self._validated: Optional[Dict[str, Tuple[str, str]]] = None
+        self._validated: Dict[str, Tuple[str, str]] = {}
         self._durations = read_clip_durations(self.cv_en)
 
     def path(self, clip: str) -> str:
         return os.path.join(self.cv_en, "clips", clip)
 
+    def look_up(self, rows: Sequence[Dict[str, str]]) -> None:
+        """Read ``validated.tsv`` once for the rows whose TSV lacks ``sentence``/``client_id``."""
+        wanted = {r["path"] for r in rows if not ("sentence" in r and "client_id" in r)} - set(self._validated)
+        if wanted:
+            self._validated.update(read_cv_validated(self.cv_en, wanted))
+
     def sentence_and_speaker(self, row: Dict[str, str]) -> Optional[Tuple[str, str]]:
+        """From the CoVoST row when it has them, else from Common Voice (after :meth:`look_up`)."""
         if "sentence" in row and "client_id" in row:
             return row["sentence"], row["client_id"]
-        if self._validated is None:
-            self._validated = read_cv_validated(self.cv_en)
         return self._validated.get(row["path"])
 
     def duration(self, clip: str) -> float:
@@ -107,7 +112,9 @@ class ClipInfo:
 def pair_utterances(corpus_dir: str, clips: ClipInfo, tgt: str, split: str,
                     skipped: List[Tuple[str, str]]) -> Iterator[Utterance]:
     """The utterances of one pair and split; unusable rows go to ``skipped``."""
-    for path, lineno, row in find_pair_rows(corpus_dir, tgt, split):
+    rows = list(find_pair_rows(corpus_dir, tgt, split))
+    clips.look_up(rows)
+    for row in rows:
         clip = row["path"]
         stem = os.path.splitext(clip)[0]
         found = clips.sentence_and_speaker(row)
