@@ -3,7 +3,8 @@
 #
 # Creates (or reuses) the virtual environment tools/venv, installs the pinned stack of
 # tools/requirements.txt, DeepSpeed without pre-built ops, and this project in editable mode.
-# As root it also installs the Debian tools sctk (sclite), espeak-ng, sox and shellcheck (`make lint`).
+# As root it also installs the Debian tools sctk (sclite), espeak-ng, sox, shellcheck (`make lint`) and
+# ffmpeg (decodes corpora that libsndfile cannot, e.g. Europarl-ST's m4a, through wav.scp pipes).
 # Idempotent: when nothing changed since the last successful run it only checks imports.
 set -euo pipefail
 
@@ -11,7 +12,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=${SPIRE_VENV:-${root}/tools/venv}
 python=${PYTHON:-python3}
 deepspeed_version=0.19.8
-debian_tools=(sctk espeak-ng sox shellcheck)
+debian_tools=(sctk espeak-ng sox shellcheck ffmpeg)
 
 log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (install.sh) $*"; }
 
@@ -20,6 +21,7 @@ missing=""
 command -v espeak-ng >/dev/null || missing+=" espeak-ng"
 command -v sox >/dev/null || missing+=" sox"
 command -v shellcheck >/dev/null || missing+=" shellcheck"
+command -v ffmpeg >/dev/null || missing+=" ffmpeg"
 [ -x /usr/lib/sctk/bin/sclite ] || command -v sclite >/dev/null || missing+=" sctk"
 if [ -n "${missing}" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -30,7 +32,7 @@ if [ -n "${missing}" ]; then
         log "WARNING: missing Debian tools:${missing}; install them with: sudo apt-get install ${debian_tools[*]}"
     fi
 else
-    log "Debian tools present (espeak-ng, sox, sclite, shellcheck)"
+    log "Debian tools present (espeak-ng, sox, sclite, shellcheck, ffmpeg)"
 fi
 
 # 2. Virtual environment with pip < 26 (pip 26 rejects espnet's metadata).
