@@ -34,8 +34,8 @@ import yaml
 
 from espnet_spire.common.fileio import atomic_open
 from espnet_spire.lm.languages import ST_TARGETS, normalize_code
-from espnet_spire.lm.prompts import (IM_END, Message, PromptStyle, asr_prompt, from_sharegpt, it_data_line,
-                                     mt_prompt, multiturn_st_messages, render_chat, st_prompt)
+from espnet_spire.lm.prompts import (IM_END, Message, PromptStyle, asr_prompt, conversation_problem, from_sharegpt,
+                                     it_data_line, mt_prompt, multiturn_st_messages, render_chat, st_prompt)
 from espnet_spire.lm.sources import (UnitFormatError, iter_jsonl_conversations, read_parallel, read_text,
                                      read_units, text_file, to_pua)
 from espnet_spire.lm.text_policy import TextPolicy, TextPolicyError
@@ -204,8 +204,9 @@ def source_conversations(src: Dict, style: PromptStyle, policy: TextPolicy, skip
             except (ValueError, KeyError, TypeError) as e:
                 skipped.append((f"{name}:{ex}", "bad_record", str(e)))
                 continue
-            if not msgs or msgs[-1]["role"] != "assistant" or any(not m["content"].strip() for m in msgs):
-                skipped.append((f"{name}:{ex}", "bad_turns", "empty turn or no final assistant turn"))
+            problem = conversation_problem(msgs)
+            if problem:
+                skipped.append((f"{name}:{ex}", "bad_turns", problem))
                 continue
             bad = [v for m in msgs for v in policy.violations(m["content"])]
             if bad:
