@@ -1,4 +1,4 @@
-"""Atomic file writes and JSON files.
+"""Atomic file writes, JSON files and line readers.
 
 Every output of a stage is written under a temporary name in the same directory and renamed
 into place, so an interrupted job never leaves half a file that a rerun would take as finished.
@@ -10,7 +10,7 @@ import json
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator, Union
+from typing import IO, Any, Iterable, Iterator, List, Optional, Tuple, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -69,3 +69,28 @@ def read_json(path: PathLike) -> Any:
     """Parse a UTF-8 JSON file."""
     with open(path, encoding="utf-8") as f:
         return json.load(f)
+
+
+def read_lines(path: PathLike) -> List[str]:
+    """The lines of a UTF-8 text file without their line ends (``\\r\\n`` too); fails naming the file."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"missing file: {path}")
+    with open(path, encoding="utf-8", newline="") as f:
+        return [line.rstrip("\r\n") for line in f]
+
+
+def iter_json_lines(path: PathLike) -> Iterator[Tuple[int, Any, Optional[json.JSONDecodeError]]]:
+    """``(line number, object, None)`` per non-empty line of a JSON-lines file, or
+    ``(line number, None, error)`` for a line that is not JSON: the caller decides whether one bad
+    line stops it (our own data) or is listed and skipped (a distributed corpus)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"missing file: {path}")
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield lineno, json.loads(line), None
+            except json.JSONDecodeError as e:
+                yield lineno, None, e

@@ -12,13 +12,14 @@ name, counts, hours, the data rules applied and what they removed).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from espnet_spire.common.fileio import PathLike, write_json, write_lines
+from espnet_spire.common.fileio import PathLike, atomic_open, write_json, write_lines
 from espnet_spire.common.kaldi_dir import sort_key, utt2spk_to_spk2utt, write_kaldi_file, write_spk2utt
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,11 @@ class RuleReport:
 def speaker_prefixed(speaker: str, raw_id: str) -> str:
     """``<speaker>-<raw_id>`` unless ``raw_id`` already starts with the speaker id."""
     return raw_id if raw_id.startswith(speaker) else f"{speaker}-{raw_id}"
+
+
+def not_json_reason(error: json.JSONDecodeError) -> str:
+    """The ``skipped`` reason of a manifest line that is not JSON (one token, no spaces)."""
+    return "not_json:" + error.msg.replace(" ", "_")
 
 
 def _clean_text(text: str) -> str:
@@ -166,17 +172,22 @@ def write_text_dir(
     facts: Mapping[str, object],
     rules: Sequence[RuleReport] = (),
     skipped: Iterable[Tuple[str, str]] = (),
+    min_langs: Optional[int] = None,
 ) -> Dict[str, object]:
     """Write a text-only dir: ``text.tc.<lang>`` for every lang, aligned by id (MT data, test sets).
 
-    A row missing one of ``langs`` (or with an empty side) is listed in ``skipped``.
+    By default every row needs all ``langs``; a row missing one (or with an empty side) is listed
+    in ``skipped``. With ``min_langs`` a row may carry any subset of ``langs`` of at least that
+    size (monolingual text: 1; several bilingual corpora in one MT dir: 2), so the language files
+    hold different ids; an empty side of a language the row does carry is still skipped.
     """
     os.makedirs(out_dir, exist_ok=True)
     skipped_rows: List[Tuple[str, str]] = list(skipped)
     per_lang: Dict[str, Dict[str, str]] = {lang: {} for lang in langs}
     seen = set()
     for key, texts in rows:
-        lines = {lang: _clean_text(texts.get(lang, "")) for lang in langs}
+        row_langs = langs if min_langs is None else [lang for lang in langs if lang in texts]
+        lines = {lang: _clean_text(texts.get(lang, "")) for lang in row_langs}
         empty = [lang for lang, line in lines.items() if not line]
         if key in seen:
             skipped_rows.append((key, "duplicate_id"))
@@ -184,16 +195,52 @@ def write_text_dir(
         if empty:
             skipped_rows.append((key, "empty_text:" + ",".join(empty)))
             continue
+        if min_langs is not None and len(lines) < min_langs:
+            skipped_rows.append((key, f"too_few_langs:{len(lines)}<{min_langs}"))
+            continue
         seen.add(key)
         for lang, line in lines.items():
             per_lang[lang][key] = line
     if not seen:
         raise ValueError(f"{out_dir}: no usable row ({len(skipped_rows)} skipped)")
     for lang in langs:
-        write_kaldi_file(os.path.join(out_dir, f"text.tc.{lang}"), per_lang[lang])
-    record = _record(facts, rules, skipped_rows, utterances=len(seen), speakers=None, hours=None, langs=list(langs))
+        if per_lang[lang] or min_langs is None:
+            write_kaldi_file(os.path.join(out_dir, f"text.tc.{lang}"), per_lang[lang])
+    written = [lang for lang in langs if per_lang[lang] or min_langs is None]
+    counts = {} if min_langs is None else {"lines_per_lang": {lang: len(per_lang[lang]) for lang in written}}
+    record = _record(facts, rules, skipped_rows, utterances=len(seen), speakers=None, hours=None, langs=written,
+                     **counts)
     _write_skipped_and_facts(out_dir, skipped_rows, record)
-    logger.info("%s: %d rows in %s, %d skipped", out_dir, len(seen), " ".join(langs), len(skipped_rows))
+    logger.info("%s: %d rows in %s, %d skipped", out_dir, len(seen), " ".join(written), len(skipped_rows))
+    return record
+
+
+def write_jsonl_dir(
+    out_dir: PathLike,
+    name: str,
+    records: Iterable[Mapping[str, object]],
+    facts: Mapping[str, object],
+    skipped: Iterable[Tuple[str, str]] = (),
+) -> Dict[str, object]:
+    """Write records as ``<out_dir>/<name>`` (one JSON object a line, in the given order) with the
+    same ``skipped`` and ``corpus.json`` as the other dirs (conversation data such as TowerBlocks,
+    which stage 10 reads as JSONL rather than as Kaldi files).
+
+    Records are streamed to the file; ``skipped`` is read after them, so a generator that fills
+    a list while it yields works.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    count = 0
+    with atomic_open(os.path.join(out_dir, name), "w", newline="\n") as f:
+        for rec in records:
+            f.write(json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n")
+            count += 1
+        skipped_rows: List[Tuple[str, str]] = list(skipped)
+        if not count:
+            raise ValueError(f"{out_dir}: no usable record ({len(skipped_rows)} skipped)")
+    record = _record(facts, (), skipped_rows, utterances=count, speakers=None, hours=None, file=name)
+    _write_skipped_and_facts(out_dir, skipped_rows, record)
+    logger.info("%s: %d records, %d skipped", os.path.join(out_dir, name), count, len(skipped_rows))
     return record
 
 

@@ -39,6 +39,7 @@ from espnet_spire.lm.prompts import (
     Message,
     PromptStyle,
     asr_prompt,
+    conversation_problem,
     from_sharegpt,
     it_data_line,
     mt_prompt,
@@ -221,8 +222,9 @@ def source_conversations(src: Dict, style: PromptStyle, policy: TextPolicy, skip
             except (ValueError, KeyError, TypeError) as e:
                 skipped.append((f"{name}:{ex}", "bad_record", str(e)))
                 continue
-            if not msgs or msgs[-1]["role"] != "assistant" or any(not m["content"].strip() for m in msgs):
-                skipped.append((f"{name}:{ex}", "bad_turns", "empty turn or no final assistant turn"))
+            problem = conversation_problem(msgs)
+            if problem:
+                skipped.append((f"{name}:{ex}", "bad_turns", problem))
                 continue
             bad = [v for m in msgs for v in policy.violations(m["content"])]
             if bad:

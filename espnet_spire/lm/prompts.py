@@ -171,6 +171,14 @@ def from_sharegpt(record: Dict) -> List[Message]:
     return out
 
 
+def conversation_problem(messages: Sequence[Message]) -> Optional[str]:
+    """Why a conversation cannot be trained on (None when it can): IT needs non-empty turns and a
+    final assistant turn; corpus preparation and stage 10 apply the same test."""
+    if not messages or messages[-1]["role"] != "assistant" or any(not m["content"].strip() for m in messages):
+        return "empty turn or no final assistant turn"
+    return None
+
+
 def it_data_line(messages: Sequence[Message]) -> str:
     """One JSONL line exactly as ``build_dsu_training.make_instruction`` writes it (vector 17)."""
     return json.dumps(to_sharegpt(messages), ensure_ascii=False)

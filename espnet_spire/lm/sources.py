@@ -10,12 +10,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
 from typing import Dict, Iterator, List, Optional, Tuple
 
+from espnet_spire.common.fileio import iter_json_lines
 from espnet_spire.common.kaldi_dir import read_kaldi_dict
 from espnet_spire.units.dsu_format import PUA_MAX_INDEX, PUA_OFFSET, dsus2indices, indices2dsus
 
@@ -77,15 +77,9 @@ def read_parallel(directory: str, src: str, tgt: str, pattern: str = "text.tc.{l
 
 def iter_jsonl_conversations(path: str) -> Iterator[Tuple[int, Dict]]:
     """``(line number, record)`` for each non-empty line of a ShareGPT/TowerBlocks JSONL file."""
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: not JSON: {e}") from None
-            if "conversations" not in rec:
-                raise ValueError(f"{path}:{lineno}: no 'conversations' field")
-            yield lineno, rec
+    for lineno, rec, error in iter_json_lines(path):
+        if error is not None:
+            raise ValueError(f"{path}:{lineno}: not JSON: {error}")
+        if "conversations" not in rec:
+            raise ValueError(f"{path}:{lineno}: no 'conversations' field")
+        yield lineno, rec
