@@ -86,3 +86,9 @@ def test_text_dir_aligned_by_id(tmp_path):
     assert _read(tmp_path / "t" / "text.tc.de") == ["1 A", "2 B"]
     assert _read(tmp_path / "t" / "skipped") == ["1 duplicate_id", "3 empty_text:de"]
     assert record["utterances"] == 2 and record["langs"] == ["en", "de"]
+
+
+def test_speaker_prefix_needs_a_separator():
+    assert speaker_prefixed("1089", "1089-134686-0000") == "1089-134686-0000"
+    assert speaker_prefixed("4800", "4800_10003_000000") == "4800_10003_000000"
+    assert speaker_prefixed("2", "20200202-0900-PLENARY") == "2-20200202-0900-PLENARY"

@@ -19,8 +19,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from espnet_spire.common.fileio import PathLike, atomic_open, write_json, write_lines
-from espnet_spire.common.kaldi_dir import sort_key, utt2spk_to_spk2utt, write_kaldi_file, write_spk2utt
+from espnet_spire.common.fileio import PathLike, atomic_open, read_json, write_json, write_lines
+from espnet_spire.common.kaldi_dir import (
+    read_kaldi_dict,
+    sort_key,
+    utt2spk_to_spk2utt,
+    write_kaldi_file,
+    write_spk2utt,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +70,13 @@ class RuleReport:
 
 
 def speaker_prefixed(speaker: str, raw_id: str) -> str:
-    """``<speaker>-<raw_id>`` unless ``raw_id`` already starts with the speaker id."""
-    return raw_id if raw_id.startswith(speaker) else f"{speaker}-{raw_id}"
+    """``<speaker>-<raw_id>`` unless ``raw_id`` already starts with the speaker id and a ``-`` or ``_``.
+
+    The separator matters: VoxPopuli speaker ``2`` must still prefix the id ``20200202-...``.
+    """
+    if raw_id == speaker or raw_id.startswith((speaker + "-", speaker + "_")):
+        return raw_id
+    return f"{speaker}-{raw_id}"
 
 
 def not_json_reason(error: json.JSONDecodeError) -> str:
@@ -256,3 +267,50 @@ def _write_skipped_and_facts(out_dir: PathLike, skipped: List[Tuple[str, str]], 
     rows = sorted(skipped, key=lambda kv: sort_key(kv[0]))
     write_lines(os.path.join(out_dir, SKIPPED_NAME), [f"{key} {reason}" for key, reason in rows])
     write_json(os.path.join(out_dir, FACTS_NAME), record)
+
+
+@dataclass
+class SpeechDir:
+    """A prepared speech data dir read back: its utterances, languages and ``corpus.json`` record."""
+
+    utterances: List[Utterance]
+    src_lang: str
+    tgt_langs: List[str]
+    facts: Dict[str, object]
+
+
+def read_speech_dir(path: PathLike) -> SpeechDir:
+    """Read a dir written by :func:`write_speech_dir` back into :class:`Utterance` records.
+
+    So that subsets and combinations of prepared dirs (the k-means set, the pseudo-labelling
+    source) go through the same writer. The languages come from ``corpus.json`` (source first);
+    every other ``text.tc.<lang>`` file is a translation.
+    """
+    path = os.fspath(path)
+    facts_path = os.path.join(path, FACTS_NAME)
+    if not os.path.isfile(facts_path):
+        raise FileNotFoundError(f"{path}: not a prepared corpus dir (no {FACTS_NAME})")
+    facts = read_json(facts_path)
+    langs = list(facts.get("langs") or ["en"])
+    src_lang, tgt_langs = langs[0], langs[1:]
+    text = read_kaldi_dict(os.path.join(path, "text"))
+    utt2spk = read_kaldi_dict(os.path.join(path, "utt2spk"))
+    wav = read_kaldi_dict(os.path.join(path, "wav.scp"))
+    segments = _read_optional(os.path.join(path, "segments"))
+    utt2dur = _read_optional(os.path.join(path, "utt2dur"))
+    trans = {lang: read_kaldi_dict(os.path.join(path, f"text.tc.{lang}")) for lang in tgt_langs}
+    utts = []
+    for utt_id, line in text.items():
+        dur = float(utt2dur[utt_id]) if utt_id in utt2dur else None
+        common = dict(duration=dur, translations={lang: trans[lang][utt_id] for lang in tgt_langs})
+        if utt_id in segments:
+            rec, start, end = segments[utt_id].split()
+            utts.append(Utterance(utt_id, utt2spk[utt_id], wav[rec], line, recording_id=rec, start=float(start),
+                                  end=float(end), **common))
+        else:
+            utts.append(Utterance(utt_id, utt2spk[utt_id], wav[utt_id], line, **common))
+    return SpeechDir(utts, src_lang, tgt_langs, facts)
+
+
+def _read_optional(path: str) -> Dict[str, str]:
+    return read_kaldi_dict(path) if os.path.isfile(path) else {}
