@@ -51,6 +51,10 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--variants", default="spirebase spirefull")
     p.add_argument("--pseudo_st_n_direct", type=int, default=60000)
     p.add_argument("--pseudo_st_n_multiturn", type=int, default=60000)
+    p.add_argument("--it_asr_examples", type=int, default=-1,
+                   help="IT ASR examples per variant (default -1: the train set's utterances)")
+    p.add_argument("--it_seconds_per_example", type=float, default=0.0,
+                   help="mean audio seconds of an IT example (default 0: the train set's mean)")
     p.add_argument("--ngpu", type=int, default=0)
     p.add_argument("--tokens_per_second", type=float, default=REFERENCE_TOKENS_PER_SECOND,
                    help="training throughput per GPU for a 7B model (default: issue #16's outside "

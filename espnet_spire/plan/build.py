@@ -199,9 +199,16 @@ def build_plan(args: argparse.Namespace) -> Plan:
     tps = est.tokens_per_second(params, args.tokens_per_second) if params else args.tokens_per_second
     it_variants = [v for v in args.variants.split() if v != "spirebase"]
     n_tgt = len(args.tgt_langs.split())
-    it_examples = (train.utts if train else 0) + (args.pseudo_st_n_direct + args.pseudo_st_n_multiturn) * n_tgt
-    per_units = train_units / train.utts if train and train.utts else 0.0
-    per_out = train_tt / train.utts if train and train.utts else 0.0
+    asr_examples = args.it_asr_examples if args.it_asr_examples >= 0 else (train.utts if train else 0)
+    it_examples = asr_examples + (args.pseudo_st_n_direct + args.pseudo_st_n_multiturn) * n_tgt
+    scale = 1.0
+    if train and train.utts and args.it_seconds_per_example > 0:
+        scale = args.it_seconds_per_example / (train.seconds / train.utts)
+    per_units = scale * train_units / train.utts if train and train.utts else 0.0
+    per_out = scale * train_tt / train.utts if train and train.utts else 0.0
+    plan.notes.append(f"IT: {it_examples:,} examples per variant ({asr_examples:,} ASR + "
+                      f"({args.pseudo_st_n_direct:,} + {args.pseudo_st_n_multiturn:,}) x {n_tgt} languages), "
+                      f"{per_units:,.0f} units + {per_out:,.0f} output tokens each")
     it_tok = est.it_tokens(it_examples, per_units, per_out)
     hours_all, utts_all = secs_all / 3600.0, sum(s.utts for s in stats)
     for n in sorted(sel):
