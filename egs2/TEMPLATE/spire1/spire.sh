@@ -81,6 +81,9 @@ dumpdir=dump         # Directory for dumped audio and units.
 expdir=exp           # Directory for experiments.
 seed=0               # Global seed of data-making stages.
 dry_run=false        # Only list the stages that would run.
+plan=false           # Check every input and print sizes, disk, GPU memory and GPU-hours per stage, then exit.
+plan_tokens_per_second=8900  # Plan: training tokens/s per GPU for a 7B model (issue #16: 7B Llama, one H200, bf16).
+plan_args=""         # Extra options of espnet_spire.bin.plan, e.g. "--cpt_token_budget 6e9 --tokens_per_second 8900".
 
 # ---------------------------------------------------------------- data
 train_set=""                # Training data dir under data/ (required).
@@ -186,7 +189,7 @@ Stages (run with --stage N --stop_stage M, skip some with --skip_stages "N M"):
   15  upload (skipped unless --skip_upload false)
 Options:
   --stage, --stop_stage, --skip_stages, --skip_upload, --nj, --inference_nj, --ngpu,
-  --python, --dumpdir, --expdir, --seed, --dry_run, --train_set, --valid_set, --test_sets,
+  --python, --dumpdir, --expdir, --seed, --dry_run, --plan, --plan_tokens_per_second, --plan_args, --train_set, --valid_set, --test_sets,
   --local_data_opts, --src_lang, --tgt_langs, --audio_format, --max_failed_ratio,
   --feature_type, --ssl_model, --ssl_layer, --ssl_dtype, --feats_batch_size, --feats_chunk_seconds,
   --nclusters, --kmeans_tag, --kmeans_model, --kmeans_portion, --kmeans_max_frames,
@@ -226,7 +229,7 @@ if any_stage_selected 8 11 12 13 14 15 && { [ -z "${cpt_config}" ] || [ -z "${it
     log "Error: --cpt_config and --it_config are required from stage 8 on (the training configs; they also name exp/<tag>/)"
     exit 2
 fi
-if [ "${feature_type}" = hf_ssl ] && [ -z "${ssl_model}" ] && [ "${dry_run}" = false ] && any_stage_selected 3 5; then
+if [ "${feature_type}" = hf_ssl ] && [ -z "${ssl_model}" ] && [ "${dry_run}" = false ] && [ "${plan}" = false ] && any_stage_selected 3 5; then
     log "Error: --feature_type hf_ssl needs --ssl_model <local HF model dir> (or use --feature_type mfcc)"
     exit 2
 fi
@@ -271,6 +274,28 @@ if [ "${decode_base}" = true ] && [ -n "${base_model}" ]; then
     [ -n "${_tasks}" ] && decode_models+=" ${expdir}/base:${base_model}:${_tasks}"
 fi
 copy_dir=${expdir}/copy_transcript/decode_copy    # the copy-the-transcript ST floor (stage 12)
+
+# ---------------------------------------------------------------- plan (--plan true)
+# Every input checked and every stage estimated before any work; nothing is written, and the
+# run stops here (exit 1 with one list of problems when an input is missing or invalid).
+if [ "${plan}" = true ]; then
+    _stages=$(for n in $(seq 1 15); do if stage_selected "${n}"; then echo -n "${n} "; fi; done)
+    log "Plan of stages ${_stages}"
+    # shellcheck disable=SC2086
+    ${python} -m espnet_spire.bin.plan --stages "${_stages}" --seed "${seed}" \
+        --data_check_cmd "local/data.sh --check true --seed ${seed} ${local_data_opts}" \
+        --dumpdir "${dumpdir}" --expdir "${expdir}" --train_set "${train_set}" --valid_set "${valid_set}" \
+        --test_sets "${test_sets}" --mt_train_set "${mt_train_set}" --mono_set "${mono_set}" \
+        --tgt_langs "${tgt_langs}" --feature_type "${feature_type}" --ssl_model "${ssl_model}" \
+        --ssl_layer "${ssl_layer}" --nclusters "${nclusters}" --kmeans_model "${kmeans_model}" \
+        --kmeans_dir "${km_dir}" --kmeans_portion "${kmeans_portion}" --kmeans_max_frames "${kmeans_max_frames}" \
+        --dedup "${dedup}" --tokenizer_dir "${tok_dir}" --base_model "${base_model}" \
+        --cpt_config "${cpt_config}" --it_config "${it_config}" --cpt_ratio "${cpt_ratio}" \
+        --variants "${variants}" --pseudo_st_n_direct "${pseudo_st_n_direct}" \
+        --pseudo_st_n_multiturn "${pseudo_st_n_multiturn}" --ngpu "${ngpu}" \
+        --tokens_per_second "${plan_tokens_per_second}" ${plan_args}
+    exit 0
+fi
 
 # ---------------------------------------------------------------- devices and job commands
 [ -z "${feats_batch_size}" ] && { [ "${ngpu}" -gt 0 ] && feats_batch_size=4 || feats_batch_size=1; }

@@ -20,10 +20,11 @@ n_mt=2000              # Text-only parallel sentences.
 n_mono=500             # Text-only monolingual sentences.
 train_renderings=1     # Voices per train sentence.
 python=python3
+check=false            # Only check the inputs (spire.sh --plan true): the demo generates its corpus.
 toy_base_config=conf/toy_base.yaml               # toy base: tokenizer size and Llama shape
 toy_base_train_config=conf/train_toy_base.yaml   # toy base: text-only pre-training
 
-help_message="Usage: $0 [--stage 1] [--stop_stage 2] [--seed N] [--nj N] [--n_train N] [--n_dev N] [--n_test N] [--n_mt N] [--n_mono N] [--train_renderings N] [--toy_base_config FILE] [--toy_base_train_config FILE]"
+help_message="Usage: $0 [--stage 1] [--stop_stage 2] [--seed N] [--nj N] [--n_train N] [--n_dev N] [--n_test N] [--n_mt N] [--n_mono N] [--train_renderings N] [--check true] [--toy_base_config FILE] [--toy_base_train_config FILE]"
 . utils/parse_options.sh
 if [ $# -ne 0 ]; then
     log "Error: unexpected positional arguments: $*"
@@ -31,6 +32,15 @@ if [ $# -ne 0 ]; then
 fi
 . ./path.sh
 . ./db.sh
+
+if [ "${check}" = true ]; then
+    # One line on stdout per problem; the generated corpus needs nothing.
+    if [ "${DEMO}" != generate ] && [ ! -d "${DEMO}/data" ]; then
+        echo "demo corpus: DEMO=${DEMO} in db.sh is neither 'generate' nor a directory with data/"
+        exit 1
+    fi
+    exit 0
+fi
 
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
     if [ "${DEMO}" = generate ]; then
