@@ -59,6 +59,27 @@ mono_args() {
     for f in data/"$1"/text.tc.*; do echo -n " --mono ${f}"; done
 }
 
+# role_dir ROLE SETS...: the data dir a stage reads for a data role: data/<set> for one set (read
+# in place), ${dumpdir}/roles/<role> for several (combined by the stage, see combine_role).
+role_dir() {
+    local role=$1; shift
+    case $# in 0) ;; 1) echo "data/$1" ;; *) echo "${dumpdir}/roles/${role}" ;; esac
+}
+
+# role_units ROLE SETS...: the units file of a data role's utterances (as role_dir).
+role_units() {
+    local role=$1; shift
+    case $# in 0) ;; 1) echo "${dumpdir}/units/$1/units" ;; *) echo "${dumpdir}/roles/${role}/units" ;; esac
+}
+
+# uniq_words WORD...: the words, each once, in order of first mention (space-terminated).
+uniq_words() {
+    local w seen=" "
+    for w in "$@"; do
+        [[ "${seen}" == *" ${w} "* ]] || { seen+="${w} "; echo -n "${w} "; }
+    done
+}
+
 # check_data_roles: every dir named by a role exists under data/ (speech dirs with a wav.scp,
 # text dirs with a text.tc.<lang>); otherwise one list of what is missing, and exit 2.
 check_data_roles() {
@@ -330,16 +351,7 @@ tok_dir=${expdir}/tokenizer          # base/ and instruct/ tokenizers with the u
 lm_init=${expdir}/lm_init            # the base LLM with extended embeddings
 [ -z "${cpt_tag}" ] && cpt_tag=$(basename "${cpt_config}" .yaml)
 [ -z "${it_tag}" ] && it_tag=$(basename "${it_config}" .yaml)
-# Data roles: where each stage reads a role. One dir is read in place (data/<set>, its units in
-# ${dumpdir}/units/<set>); several are combined by the stage into ${dumpdir}/roles/<role>/.
-role_dir() {   # role_dir ROLE SETS...: the data dir a stage reads for ROLE
-    local role=$1; shift
-    case $# in 0) ;; 1) echo "data/$1" ;; *) echo "${dumpdir}/roles/${role}" ;; esac
-}
-role_units() {   # role_units ROLE SETS...: the units file of ROLE's utterances
-    local role=$1; shift
-    case $# in 0) ;; 1) echo "${dumpdir}/units/$1/units" ;; *) echo "${dumpdir}/roles/${role}/units" ;; esac
-}
+# Data roles: the dir and units each stage reads for a role (role_dir, role_units).
 # shellcheck disable=SC2086
 {
     kmeans_dir=${dumpdir}/raw/${kmeans_sets}
@@ -354,7 +366,6 @@ pseudo_dir=${dumpdir}/pseudo_st/combined
 [ "$(wc -w <<< "${pseudo_st_sets}")" -eq 1 ] && pseudo_dir=${dumpdir}/pseudo_st/${pseudo_st_sets}
 # Every speech dir of every role, once, in order of first mention: stage 2 formats them all,
 # stage 5 labels all but those only k-means reads.
-uniq_words() { local w seen=" "; for w in "$@"; do [[ "${seen}" == *" ${w} "* ]] || { seen+="${w} "; echo -n "${w} "; }; done; }
 # shellcheck disable=SC2086
 {
     unit_sets=$(uniq_words ${cpt_speech_sets} ${it_asr_sets} ${st_sets} ${pseudo_st_sets} ${valid_set} ${test_sets})
