@@ -219,6 +219,13 @@ def test_text_only_test_set_is_decoded_on_mt_tasks_only(recipe):
     # the speech test set keeps its speech tasks, and loses only the pairs it has no reference for
     assert {"asr", "st_de", "st_fr", "mt_en_de", "mt_fr_en"} <= {p.name for p in (decode / "t").iterdir()}
     assert not (decode / "t/st_ko").exists()
+    # stage 13 scores the text-only set's MT tasks against its own references
+    out, calls = _run(recipe, "--stage", "13", "--stop_stage", "13", "--variants", "spirefull")
+    assert out.returncode == 0, out.stderr
+    refs = {c[c.index("--hyp_dir") + 1].split("/flores/")[1]: c[c.index("--ref") + 1]
+            for c in _calls(calls, "espnet_spire.bin.score_decode_dir") if "/flores/" in c[c.index("--hyp_dir") + 1]}
+    assert refs == {"mt_de_en": "data/flores/text.tc.en", "mt_en_de": "data/flores/text.tc.de",
+                    "mt_en_fr": "data/flores/text.tc.fr", "mt_fr_en": "data/flores/text.tc.en"}
 
 
 def test_a_role_naming_a_missing_dir_stops_before_any_work(recipe):
