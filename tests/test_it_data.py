@@ -55,7 +55,10 @@ def data(tmp_path_factory):
     ]
     write(os.path.join(root, "blocks.jsonl"), [json.dumps(b, ensure_ascii=False) for b in blocks])
     variables = {"dumpdir": os.path.join(root, "dump"), "train_set": "train", "mt_train_set": "mt",
-                 "pseudo_dir": os.path.join(root, "pseudo"), "towerblocks": os.path.join(root, "blocks.jsonl")}
+                 "pseudo_dir": os.path.join(root, "pseudo"), "towerblocks": os.path.join(root, "blocks.jsonl"),
+                 "it_mt_dir": "data/mt"}
+    for role in ("it_asr", "st", "pseudo_st"):  # spire.sh's data roles, all filled by one set here
+        variables.update({f"{role}_dir": "data/train", f"{role}_units": os.path.join(root, "dump/units/train/units")})
     cwd = os.getcwd()
     os.chdir(root)  # mixture paths like data/${train_set}/text are relative to the recipe dir
     try:

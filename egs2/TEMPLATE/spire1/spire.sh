@@ -59,6 +59,74 @@ mono_args() {
     for f in data/"$1"/text.tc.*; do echo -n " --mono ${f}"; done
 }
 
+# role_dir ROLE SETS...: the data dir a stage reads for a data role: data/<set> for one set (read
+# in place), ${dumpdir}/roles/<role> for several (combined by the stage, see combine_role).
+role_dir() {
+    local role=$1; shift
+    case $# in 0) ;; 1) echo "data/$1" ;; *) echo "${dumpdir}/roles/${role}" ;; esac
+}
+
+# role_units ROLE SETS...: the units file of a data role's utterances (as role_dir).
+role_units() {
+    local role=$1; shift
+    case $# in 0) ;; 1) echo "${dumpdir}/units/$1/units" ;; *) echo "${dumpdir}/roles/${role}/units" ;; esac
+}
+
+# uniq_words WORD...: the words, each once, in order of first mention (space-terminated).
+uniq_words() {
+    local w seen=" "
+    for w in "$@"; do
+        [[ "${seen}" == *" ${w} "* ]] || { seen+="${w} "; echo -n "${w} "; }
+    done
+}
+
+# check_data_roles: every dir named by a role exists under data/ (speech dirs with a wav.scp,
+# text dirs with a text.tc.<lang>); otherwise one list of what is missing, and exit 2.
+check_data_roles() {
+    local role d missing=()
+    for role in kmeans_sets cpt_speech_sets it_asr_sets st_sets pseudo_st_sets valid_set test_sets; do
+        for d in ${!role}; do
+            [ -f "data/${d}/wav.scp" ] || missing+=("--${role} ${d}: data/${d}/wav.scp not found")
+        done
+    done
+    for role in cpt_mono_sets cpt_mt_sets it_mt_sets text_test_sets; do
+        for d in ${!role}; do
+            compgen -G "data/${d}/text.tc.*" > /dev/null || missing+=("--${role} ${d}: no data/${d}/text.tc.<lang>")
+        done
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        log "Error: data dirs named by the data roles are missing (nothing was started):"
+        printf '    %s\n' "${missing[@]}" >&2
+        exit 2
+    fi
+}
+
+# combine_role OUT UNITS_ROOT SETS...: combine data/<set> of several SETS into OUT (their units
+# from UNITS_ROOT/<set>/units when UNITS_ROOT is given); nothing for one set (read in place).
+combine_role() {
+    local out=$1 units_root=$2; shift 2
+    [ $# -gt 1 ] || return 0
+    local srcs=() d
+    for d in "$@"; do srcs+=("data/${d}"); done
+    ${python} -m espnet_spire.bin.combine_data_dirs --output_dir "${out}" \
+        ${units_root:+--units_root "${units_root}"} "${srcs[@]}"
+}
+
+# servable_tasks DIR TASKS...: the tasks whose inputs and references DIR has (speech tasks need
+# a wav.scp; MT both text.tc files); each other task is logged as skipped.
+servable_tasks() {
+    local dir=$1 t ok a; shift
+    for t in "$@"; do
+        case "${t}" in
+            asr) ok=$([ -f "${dir}/wav.scp" ] && [ -f "${dir}/text" ] && echo y) ;;
+            st_*|multiturn_st_*) ok=$([ -f "${dir}/wav.scp" ] && [ -f "${dir}/text.tc.${t##*_}" ] && echo y) ;;
+            mt_*_*) a=${t#mt_}; ok=$([ -f "${dir}/text.tc.${a%_*}" ] && [ -f "${dir}/text.tc.${t##*_}" ] && echo y) ;;
+            *) ok=y ;;
+        esac
+        if [ -n "${ok}" ]; then echo -n "${t} "; else log "Stage 12: ${dir} cannot serve task ${t} (no input or reference): skipped"; fi
+    done
+}
+
 # score_task_ref TEST_SET TASK: the reference of a task (empty for an unknown task name).
 score_task_ref() {
     case "$2" in
@@ -86,9 +154,20 @@ plan_tokens_per_second=8900  # Plan: training tokens/s per GPU for a 7B model (i
 plan_args=""         # Extra options of espnet_spire.bin.plan, e.g. "--cpt_token_budget 6e9 --tokens_per_second 8900".
 
 # ---------------------------------------------------------------- data
-train_set=""                # Training data dir under data/ (required).
+# Data roles: each is a space-separated list of dirs under data/ (README, "Data roles"). A role
+# fed by several dirs is combined into ${dumpdir}/roles/<role>/ where a stage reads one dir.
+train_set=""                # Shorthand: the default of every speech training role below.
+kmeans_sets=""              # Speech whose features train k-means (stage 3). Default: train_set.
+cpt_speech_sets=""          # ASR pairs (units + transcripts) of CPT (stage 7). Default: train_set.
+cpt_mono_sets=""            # Monolingual text of CPT (text.tc.<lang>; stage 7). Default: mono_set.
+cpt_mt_sets=""              # Parallel text of CPT (aligned text.tc.<lang>; stage 7). Default: mt_train_set.
+it_asr_sets=""              # ASR of IT (stage 10). Default: train_set.
+st_sets=""                  # Gold ST of IT (stage 10); a dir's text.tc.<lang> files are its pairs. Default: train_set.
+pseudo_st_sets=""           # Transcripts stage 9 translates into pseudo-labelled ST for IT. Default: train_set.
+it_mt_sets=""               # MT text of IT (aligned text.tc.<lang>; stage 10). Default: mt_train_set.
 valid_set=""                # Validation data dir under data/ (required).
-test_sets=""                # Test data dirs under data/ (required).
+test_sets=""                # Speech test dirs under data/ (required; stages 12-13).
+text_test_sets=""           # Text-only test dirs (aligned text.tc.<lang>): MT tasks only (stages 12-13).
 local_data_opts=""          # Options passed to local/data.sh.
 src_lang=en                 # Language of the speech.
 tgt_langs="de fr es it pt nl ru zh ko"   # Translation targets (ESPnet-ST codes).
@@ -121,8 +200,8 @@ dedup=true                  # Merge consecutive repeated units.
 base_model=""               # Local HF dir of the base LLM (TowerBase-7B).
 init_strategy=mean          # New embedding rows: mean (SPIRE: N(mean, 1e-5 cov)), hf_default, normal.
 lm_seed=42                  # Seed of the embedding init (SPIRE: 42).
-mt_train_set=""             # data/<set> with aligned text.tc.<lang>: MT text for CPT and IT.
-mono_set=""                 # data/<set> with text.tc.<lang>: monolingual text for CPT.
+mt_train_set=""             # Shorthand: default of --cpt_mt_sets and --it_mt_sets (aligned text.tc.<lang>).
+mono_set=""                 # Shorthand: default of --cpt_mono_sets (text.tc.<lang>).
 cpt_ratio=5:1               # Speech:text token ratio of the CPT mixture (SPIRE: 5B:1B).
 cpt_max_len=4096            # Packed CPT sequence length.
 cpt_data_opts=""            # Extra options of the CPT data builder (make_cpt_data), e.g. "--loss_on_units false".
@@ -187,9 +266,25 @@ Stages (run with --stage N --stop_stage M, skip some with --skip_stages "N M"):
   13  scoring (WER/CER, BLEU/chrF/spBLEU, COMET) and RESULTS.md
   14  export (Hugging Face model dir) and pack
   15  upload (skipped unless --skip_upload false)
+Data roles (each a list of dirs under data/; several dirs of one role are combined):
+  --kmeans_sets      speech for k-means (stage 3)                      default: --train_set
+  --cpt_speech_sets  ASR units + transcripts of CPT (stage 7)          default: --train_set
+  --cpt_mono_sets    monolingual text of CPT (stage 7)                 default: --mono_set
+  --cpt_mt_sets      parallel text of CPT (stage 7)                    default: --mt_train_set
+  --it_asr_sets      ASR of IT (stage 10)                              default: --train_set
+  --st_sets          gold ST of IT, pairs = its text.tc.<lang> (10)    default: --train_set
+  --pseudo_st_sets   transcripts translated by stage 9 for IT (9, 10)  default: --train_set
+  --it_mt_sets       MT text of IT (stage 10; also --towerblocks)      default: --mt_train_set
+  --valid_set        validation (stages 2-5, 7, 10)
+  --test_sets        speech test sets (stages 2-5, 12, 13)
+  --text_test_sets   text-only test sets: MT tasks of their languages (stages 12, 13)
+  Stages 2-5 process every speech dir of every role once.
 Options:
   --stage, --stop_stage, --skip_stages, --skip_upload, --nj, --inference_nj, --ngpu,
-  --python, --dumpdir, --expdir, --seed, --dry_run, --plan, --plan_tokens_per_second, --plan_args, --train_set, --valid_set, --test_sets,
+  --python, --dumpdir, --expdir, --seed, --dry_run, --plan, --plan_tokens_per_second, --plan_args,
+  --train_set, --kmeans_sets, --cpt_speech_sets,
+  --cpt_mono_sets, --cpt_mt_sets, --it_asr_sets, --st_sets, --pseudo_st_sets, --it_mt_sets,
+  --valid_set, --test_sets, --text_test_sets,
   --local_data_opts, --src_lang, --tgt_langs, --audio_format, --max_failed_ratio,
   --feature_type, --ssl_model, --ssl_layer, --ssl_dtype, --feats_batch_size, --feats_chunk_seconds,
   --nclusters, --kmeans_tag, --kmeans_model, --kmeans_portion, --kmeans_max_frames,
@@ -220,9 +315,17 @@ fi
 skip_list=" ${skip_stages//,/ } "
 [ "${skip_upload}" = true ] && skip_list+="15 "
 
+# ---------------------------------------------------------------- data roles
+# The shorthands fill the roles not given (a recipe with one training set names only that).
+: "${kmeans_sets:=${train_set}}" "${cpt_speech_sets:=${train_set}}" "${it_asr_sets:=${train_set}}"
+: "${st_sets:=${train_set}}" "${pseudo_st_sets:=${train_set}}"
+: "${cpt_mt_sets:=${mt_train_set}}" "${it_mt_sets:=${mt_train_set}}" "${cpt_mono_sets:=${mono_set}}"
+
 # ---------------------------------------------------------------- required options
-if [ -z "${train_set}" ] || [ -z "${valid_set}" ] || [ -z "${test_sets}" ]; then
-    log "Error: --train_set, --valid_set and --test_sets are required (a recipe's run.sh names its data sets)"
+if [ -z "${cpt_speech_sets}" ] || [ -z "${it_asr_sets}" ] || { [ -z "${kmeans_sets}" ] && [ -z "${kmeans_model}" ]; } \
+        || [ -z "${valid_set}" ] || [ -z "${test_sets}" ]; then
+    log "Error: --train_set, --valid_set and --test_sets are required (a recipe's run.sh names its data sets;" \
+        "--kmeans_sets, --cpt_speech_sets and --it_asr_sets may replace --train_set)"
     exit 2
 fi
 if any_stage_selected 8 11 12 13 14 15 && { [ -z "${cpt_config}" ] || [ -z "${it_config}" ]; }; then
@@ -252,7 +355,31 @@ tok_dir=${expdir}/tokenizer          # base/ and instruct/ tokenizers with the u
 lm_init=${expdir}/lm_init            # the base LLM with extended embeddings
 [ -z "${cpt_tag}" ] && cpt_tag=$(basename "${cpt_config}" .yaml)
 [ -z "${it_tag}" ] && it_tag=$(basename "${it_config}" .yaml)
-pseudo_dir=${dumpdir}/pseudo_st/${train_set}
+# Data roles: the dir and units each stage reads for a role (role_dir, role_units).
+# shellcheck disable=SC2086
+{
+    kmeans_dir=${dumpdir}/raw/${kmeans_sets}
+    [ "$(wc -w <<< "${kmeans_sets}")" -gt 1 ] && kmeans_dir=${dumpdir}/roles/kmeans
+    it_asr_dir=$(role_dir it_asr ${it_asr_sets});        it_asr_units=$(role_units it_asr ${it_asr_sets})
+    st_dir=$(role_dir st ${st_sets});                    st_units=$(role_units st ${st_sets})
+    pseudo_src_dir=$(role_dir pseudo_st ${pseudo_st_sets}); pseudo_src_units=$(role_units pseudo_st ${pseudo_st_sets})
+    it_mt_dir=$(role_dir it_mt ${it_mt_sets})
+}
+# Stage 9's output: named after the one source set (or "combined" for several).
+pseudo_dir=${dumpdir}/pseudo_st/combined
+[ "$(wc -w <<< "${pseudo_st_sets}")" -eq 1 ] && pseudo_dir=${dumpdir}/pseudo_st/${pseudo_st_sets}
+# Every speech dir of every role, once, in order of first mention: stage 2 formats them all,
+# stage 5 labels all but those only k-means reads.
+# shellcheck disable=SC2086
+{
+    unit_sets=$(uniq_words ${cpt_speech_sets} ${it_asr_sets} ${st_sets} ${pseudo_st_sets} ${valid_set} ${test_sets})
+    speech_sets=$(uniq_words ${kmeans_sets} ${unit_sets})
+    text_sets=$(uniq_words ${cpt_mono_sets} ${cpt_mt_sets} ${it_mt_sets} ${text_test_sets})
+}
+log "Data roles: speech sets (stages 2-5): ${speech_sets}; k-means: ${kmeans_sets:-none (--kmeans_model)};" \
+    "CPT speech: ${cpt_speech_sets}; CPT text: ${cpt_mono_sets:-none} (mono), ${cpt_mt_sets:-none} (parallel);" \
+    "IT ASR: ${it_asr_sets}; gold ST: ${st_sets:-none}; pseudo-ST: ${pseudo_st_sets:-none}; IT MT: ${it_mt_sets:-none};" \
+    "tests: ${test_sets} (speech), ${text_test_sets:-none} (text); text dirs: ${text_sets:-none}"
 it_variants=$(for v in ${variants}; do [ "${v}" = spirebase ] || echo -n "${v} "; done)
 declare -A model_exp=([spirebase]="${expdir}/${cpt_tag}/spirebase")
 for v in ${it_variants}; do model_exp[${v}]=${expdir}/${it_tag}/${v}; done
@@ -314,6 +441,11 @@ fi
 lm_env="env OMP_NUM_THREADS=${lm_nthreads} MKL_NUM_THREADS=${lm_nthreads}"
 train_lm="scripts/train_lm.sh --ngpu ${ngpu} --launcher ${lm_launcher} --nthreads ${lm_nthreads} --seed ${seed}"
 
+# The data roles' dirs are checked before any work (after local/data.sh when stage 1 runs).
+if [ "${dry_run}" = false ] && ! stage_selected 1 && any_stage_selected 2 3 4 5 7 9 10 12 13; then
+    check_data_roles
+fi
+
 mkdir -p "${expdir}"
 echo "${run_args}" > "${expdir}/spire.sh.last_command"
 
@@ -322,16 +454,17 @@ if run_stage 1; then
     log "Stage 1: data preparation: local/data.sh ${local_data_opts}"
     # shellcheck disable=SC2086
     local/data.sh --seed "${seed}" ${local_data_opts}
-    for dset in "${train_set}" "${valid_set}" ${test_sets}; do
+    check_data_roles
+    for dset in ${speech_sets}; do
         utils/validate_data_dir.sh --python "${python}" "data/${dset}"
     done
-    log "Stage 1: wrote and validated data/{${train_set},${valid_set},${test_sets// /,}}"
+    log "Stage 1: wrote and validated data/{$(tr ' ' , <<< "${speech_sets% }")}"
 fi
 
 # ---------------------------------------------------------------- stage 2: audio formatting
 if run_stage 2; then
     log "Stage 2: audio formatting (16 kHz mono ${audio_format}) -> ${dumpdir}/raw/<set>"
-    for dset in "${train_set}" "${valid_set}" ${test_sets}; do
+    for dset in ${speech_sets}; do
         data=data/${dset}
         out=${dumpdir}/raw/${dset}
         logdir=${out}/logs
@@ -360,13 +493,18 @@ if run_stage 3; then
     if [ -n "${kmeans_model}" ]; then
         log "Stage 3: skipped, --kmeans_model ${kmeans_model} is given"
     else
-        log "Stage 3: ${feature_type} features of ${kmeans_portion} of ${train_set} (<= ${kmeans_max_frames} frames) -> ${featdir}"
+        log "Stage 3: ${feature_type} features of ${kmeans_portion} of ${kmeans_sets} (<= ${kmeans_max_frames} frames) -> ${featdir}"
+        if [ "$(wc -w <<< "${kmeans_sets}")" -gt 1 ]; then
+            # shellcheck disable=SC2046
+            ${python} -m espnet_spire.bin.combine_data_dirs --output_dir "${kmeans_dir}" \
+                $(for d in ${kmeans_sets}; do echo -n "${dumpdir}/raw/${d} "; done)
+        fi
         logdir=${featdir}/logdir
         mkdir -p "${logdir}"
-        _nj=$(split_keys "${dumpdir}/raw/${train_set}/wav.scp" "${logdir}" "${nj}")
+        _nj=$(split_keys "${kmeans_dir}/wav.scp" "${logdir}" "${nj}")
         # shellcheck disable=SC2086
         ${units_cmd} JOB=1:"${_nj}" "${logdir}/dump_ssl_feats.JOB.log" \
-            ${python} -m espnet_spire.bin.dump_ssl_feats --data_dir "${dumpdir}/raw/${train_set}" \
+            ${python} -m espnet_spire.bin.dump_ssl_feats --data_dir "${kmeans_dir}" \
                 --key_file "${logdir}/keys.JOB.scp" --output_dir "${featdir}/output.JOB" \
                 ${feature_opts} --device "${units_device}" --portion "${kmeans_portion}" \
                 --max_frames $(( kmeans_max_frames / _nj )) --seed "${seed}"
@@ -393,7 +531,7 @@ fi
 # ---------------------------------------------------------------- stage 5: unit labelling
 if run_stage 5; then
     log "Stage 5: labelling with ${km} (${dsu_format}, dedup=${dedup}) -> ${dumpdir}/units/<set>"
-    for dset in "${train_set}" "${valid_set}" ${test_sets}; do
+    for dset in ${unit_sets}; do
         out=${dumpdir}/units/${dset}
         logdir=${out}/logdir
         mkdir -p "${logdir}"
@@ -430,13 +568,18 @@ fi
 # ---------------------------------------------------------------- stage 7: CPT data
 if run_stage 7; then
     log "Stage 7: CPT data (speech:text ${cpt_ratio}, max_len ${cpt_max_len}) -> ${dumpdir}/lm/cpt"
+    # Every dir of a CPT role is passed to the builder (its options repeat).
+    _asr_args=""
+    for d in ${cpt_speech_sets}; do _asr_args+=" --asr_units ${dumpdir}/units/${d}/units --asr_text data/${d}/text"; done
     _mt_args=""
-    [ -n "${mt_train_set}" ] && _mt_args="--mt_dir data/${mt_train_set} --mt_langs ${tgt_langs}"
-    # shellcheck disable=SC2046,SC2086
+    for d in ${cpt_mt_sets}; do _mt_args+=" --mt_dir data/${d}"; done
+    [ -n "${_mt_args}" ] && _mt_args+=" --mt_langs ${tgt_langs}"
+    _mono_args=""
+    for d in ${cpt_mono_sets}; do _mono_args+=$(mono_args "${d}"); done
+    # shellcheck disable=SC2086
     ${python} -m espnet_spire.bin.make_cpt_data --tokenizer_dir "${tok_dir}/base" \
-        --output_dir "${dumpdir}/lm/cpt/train" \
-        --asr_units "${dumpdir}/units/${train_set}/units" --asr_text "data/${train_set}/text" \
-        ${_mt_args} --src_lang "${src_lang}" $(mono_args "${mono_set}") \
+        --output_dir "${dumpdir}/lm/cpt/train" ${_asr_args} \
+        ${_mt_args} --src_lang "${src_lang}" ${_mono_args} \
         --speech_text_ratio "${cpt_ratio}" --max_len "${cpt_max_len}" --seed "${seed}" ${cpt_data_opts}
     # shellcheck disable=SC2086
     ${python} -m espnet_spire.bin.make_cpt_data --tokenizer_dir "${tok_dir}/base" \
@@ -456,11 +599,17 @@ fi
 
 # ---------------------------------------------------------------- stage 9: pseudo-labelled ST
 if run_stage 9; then
-    log "Stage 9: pseudo-labelled ST: data/${train_set}/text -> ${tgt_langs} -> ${pseudo_dir}"
+    log "Stage 9: pseudo-labelled ST: ${pseudo_src_dir}/text (${pseudo_st_sets}) -> ${tgt_langs} -> ${pseudo_dir}"
     if [ -z "${pseudo_st_translator}" ]; then
         log "Error: stage 9 needs --pseudo_st_translator <local causal LM dir> or 'base' (or --skip_stages 9)"
         exit 2
     fi
+    if [ -z "${pseudo_st_sets}" ]; then
+        log "Error: stage 9 needs --pseudo_st_sets (or --train_set), the transcripts to translate (or --skip_stages 9)"
+        exit 2
+    fi
+    # shellcheck disable=SC2086
+    combine_role "${pseudo_src_dir}" "${dumpdir}/units" ${pseudo_st_sets}
     _translator=${pseudo_st_translator}
     _opts="--qe_filter ${pseudo_st_qe_filter} --threshold ${pseudo_st_threshold}"
     if [ "${_translator}" = base ]; then
@@ -474,7 +623,7 @@ if run_stage 9; then
     # Translations and CometKiwi scores are cached in ${pseudo_dir}: a rerun only redoes what changed.
     # shellcheck disable=SC2086
     ${lm_cmd} "${pseudo_dir}/make_pseudo_st.log" \
-        ${lm_env} ${python} -m espnet_spire.bin.make_pseudo_st --text "data/${train_set}/text" --out_dir "${pseudo_dir}" \
+        ${lm_env} ${python} -m espnet_spire.bin.make_pseudo_st --text "${pseudo_src_dir}/text" --out_dir "${pseudo_dir}" \
             --translator_model "${_translator}" --src_lang "${src_lang}" --tgt_langs "${tgt_langs}" \
             --n_direct "${pseudo_st_n_direct}" --n_multiturn "${pseudo_st_n_multiturn}" --seed "${seed}" \
             ${_opts} ${pseudo_st_args}
@@ -483,19 +632,39 @@ fi
 
 # ---------------------------------------------------------------- stage 10: IT data
 if run_stage 10; then
+    # Roles fed by several dirs are combined once for every variant (units included).
+    # shellcheck disable=SC2086
+    {
+        combine_role "${it_asr_dir}" "${dumpdir}/units" ${it_asr_sets}
+        combine_role "${st_dir}" "${dumpdir}/units" ${st_sets}
+        combine_role "${pseudo_src_dir}" "${dumpdir}/units" ${pseudo_st_sets}
+        combine_role "${it_mt_dir}" "" ${it_mt_sets}
+    }
     for v in ${it_variants}; do
         log "Stage 10: IT data of ${v} (conf/it_mixtures/${v}.yaml) -> ${dumpdir}/lm/it/${v}"
         for part in train valid; do
-            # Validation: the dev set's gold ST and MT; pseudo labels exist for training only.
+            # The mixture names each role's dir and units by a placeholder (conf/it_mixtures/*.yaml);
+            # validation: the dev set fills every role (gold ST and MT); pseudo labels exist for
+            # training only. train_set/mt_train_set are kept for mixtures written before the roles.
             if [ "${part}" = train ]; then
-                _set=${train_set}; _mt=${mt_train_set}; _pseudo=${pseudo_dir}
+                _vars=(--var it_asr_dir="${it_asr_dir}" --var it_asr_units="${it_asr_units}"
+                       --var st_dir="${st_dir}" --var st_units="${st_units}"
+                       --var pseudo_st_dir="${pseudo_src_dir}" --var pseudo_st_units="${pseudo_src_units}"
+                       --var it_mt_dir="${it_mt_dir}"
+                       --var train_set="${train_set}" --var mt_train_set="${mt_train_set}")
+                _pseudo=${pseudo_dir}
             else
-                _set=${valid_set}; _mt=${valid_set}; _pseudo=""
+                _vars=()
+                for _r in it_asr st pseudo_st; do
+                    _vars+=(--var "${_r}_dir=data/${valid_set}" --var "${_r}_units=${dumpdir}/units/${valid_set}/units")
+                done
+                _vars+=(--var it_mt_dir="data/${valid_set}" --var train_set="${valid_set}" --var mt_train_set="${valid_set}")
+                _pseudo=""
             fi
             # shellcheck disable=SC2086
             ${python} -m espnet_spire.bin.make_it_data --tokenizer_dir "${tok_dir}/instruct" \
                 --mixture "conf/it_mixtures/${v}.yaml" --output_dir "${dumpdir}/lm/it/${v}/${part}" \
-                --var dumpdir="${dumpdir}" --var train_set="${_set}" --var mt_train_set="${_mt}" \
+                --var dumpdir="${dumpdir}" "${_vars[@]}" \
                 --var towerblocks="${towerblocks}" --pseudo_dir "${_pseudo}" \
                 --max_len "${it_max_len}" --prompt_style "${prompt_style}" --seed "${seed}"
         done
@@ -519,25 +688,37 @@ if run_stage 12; then
         IFS=: read -r _exp _model _tasks <<< "${entry}"
         _style_opt=""
         [ "${_model}" = "${base_model}" ] && _style_opt="--prompt_style cpt"   # no spire.json there
-        for test_set in ${test_sets}; do
+        # Speech test sets take every task they have references for; text-only ones the MT tasks
+        # of their languages (tasks a set cannot serve are skipped with a log line).
+        for test_set in ${test_sets} ${text_test_sets}; do
+            # shellcheck disable=SC2086
+            _set_tasks=$(servable_tasks "data/${test_set}" ${_tasks//,/ })
+            if [ -z "${_set_tasks}" ]; then
+                log "Stage 12: no task of ${_exp} can be decoded on ${test_set}: skipped"
+                continue
+            fi
             _dir=${_exp}/decode_${decode_tag}/${test_set}
             _logdir=${_dir}/logdir
             mkdir -p "${_logdir}"
-            log "Stage 12: decoding ${test_set} with ${_exp} (${_tasks//,/ }) -> ${_dir}"
-            _nj=$(split_keys "data/${test_set}/text" "${_logdir}" "${inference_nj}")
+            log "Stage 12: decoding ${test_set} with ${_exp} (${_set_tasks% }) -> ${_dir}"
+            _keys=data/${test_set}/text
+            [ -f "${_keys}" ] || _keys=data/${test_set}/text.tc.${src_lang}   # text-only test set
+            _units_opt=""
+            [ -f "data/${test_set}/wav.scp" ] && _units_opt="--units ${dumpdir}/units/${test_set}/units"
+            _nj=$(split_keys "${_keys}" "${_logdir}" "${inference_nj}")
             # shellcheck disable=SC2086
             ${decode_cmd} JOB=1:"${_nj}" "${_logdir}/decode.JOB.log" \
                 ${python} -m espnet_spire.bin.spire_lm_decode --model_dir "${_model}" \
-                    --tasks ${_tasks//,/ } \
-                    --units "${dumpdir}/units/${test_set}/units" --mt_text_dir "data/${test_set}" \
+                    --tasks ${_set_tasks} \
+                    ${_units_opt} --mt_text_dir "data/${test_set}" \
                     --keys_file "${_logdir}/keys.JOB.scp" --output_dir "${_logdir}/output.JOB" \
                     --batch_size "${decode_batch_size}" --dtype "${decode_dtype}" ${_style_opt}
-            for task in ${_tasks//,/ }; do
+            for task in ${_set_tasks}; do
                 mkdir -p "${_dir}/${task}"
                 cat "${_logdir}"/output.*/"${task}"/text | LC_ALL=C sort > "${_dir}/${task}/text"
                 cat "${_logdir}"/output.*/"${task}"/prompts.jsonl > "${_dir}/${task}/prompts.jsonl"
             done
-            log "Stage 12: wrote ${_dir}/{${_tasks%,}}/text ($(wc -l < "${_dir}/${task}/text") utterances each)"
+            log "Stage 12: wrote ${_dir}/{$(tr ' ' , <<< "${_set_tasks% }")}/text ($(wc -l < "${_dir}/${task}/text") utterances each)"
         done
     done
     if [ "${copy_baseline}" = true ]; then
@@ -546,7 +727,8 @@ if run_stage 12; then
             _dir=${copy_dir}/${test_set}
             _src=data/${test_set}/text.tc.${src_lang}
             [ -f "${_src}" ] || _src=data/${test_set}/text
-            for task in ${decode_tasks}; do
+            # shellcheck disable=SC2086
+            for task in $(servable_tasks "data/${test_set}" ${decode_tasks}); do
                 case "${task}" in st_*|multiturn_st_*) ;; *) continue ;; esac
                 mkdir -p "${_dir}/${task}"
                 LC_ALL=C sort "${_src}" > "${_dir}/${task}/text"
@@ -558,7 +740,9 @@ fi
 
 # ---------------------------------------------------------------- stage 13: scoring, RESULTS.md
 if run_stage 13; then
-    log "Stage 13: scoring ${expdir}/{*,*/*}/decode_*/{${test_sets// /,}}/<task> -> score_*/, RESULTS.md"
+    # shellcheck disable=SC2086
+    _score_sets=$(uniq_words ${test_sets} ${text_test_sets})
+    log "Stage 13: scoring ${expdir}/{*,*/*}/decode_*/{$(tr ' ' , <<< "${_score_sets% }")}/<task> -> score_*/, RESULTS.md"
     score_opts="--normalizer ${score_normalizer} --spbleu ${spbleu}"
     [ -n "${flores200_spm}" ] && score_opts+=" --flores200_spm ${flores200_spm}"
     [ -n "${comet_model}" ] && score_opts+=" --comet_model ${comet_model}"
@@ -574,7 +758,7 @@ if run_stage 13; then
             _patterns=${_sys#*=}             # NAME=DIR: other systems' outputs
             _ext+=" --external ${_sys}"
         fi
-        for dset in ${test_sets}; do
+        for dset in ${_score_sets}; do
             for _p in ${_patterns}; do
                 # shellcheck disable=SC2231  # the patterns are globs on purpose
                 for _dir in ${_p}/"${dset}"/*/; do
@@ -588,6 +772,10 @@ if run_stage 13; then
                     _task=$(basename "${_dir}")
                     _ref=$(score_task_ref "${dset}" "${_task}")
                     [ -z "${_ref}" ] && continue   # logdir and other non-task dirs
+                    if [ ! -f "${_ref}" ]; then
+                        log "Stage 13: ${_dir}: no reference ${_ref}: skipped"
+                        continue
+                    fi
                     # shellcheck disable=SC2086
                     ${python} -m espnet_spire.bin.score_decode_dir --task auto --ref "${_ref}" \
                         --hyp_dir "${_dir}" ${_hyp} ${score_opts} ${score_args}
@@ -597,7 +785,7 @@ if run_stage 13; then
         done
     done
     if [ "${_n}" -eq 0 ]; then
-        log "Error: no decode dir with a 'text' under ${expdir}/{*,*/*}/decode_*/{${test_sets// /,}}/ (run stage 12)"
+        log "Error: no decode dir with a 'text' under ${expdir}/{*,*/*}/decode_*/{$(tr ' ' , <<< "${_score_sets% }")}/ (run stage 12)"
         exit 1
     fi
     # Settings a reader needs to interpret the numbers, stated in RESULTS.md itself.
