@@ -22,9 +22,9 @@ LANGS = ["de", "fr", "zh"]
 write = F.write_lines
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("it"))
+def write_it_corpus(root: str):
+    """Units, transcripts, gold and pseudo ST, MT text and TowerBlocks lines under ``root``;
+    returns the mixture variables and the tokenizer dirs (also used by test_it_mixtures_paper)."""
     built = F.build_tokenizers(root, num_units=K)
     rng = np.random.default_rng(1)
     n = 12
@@ -56,6 +56,13 @@ def data(tmp_path_factory):
     write(os.path.join(root, "blocks.jsonl"), [json.dumps(b, ensure_ascii=False) for b in blocks])
     variables = {"dumpdir": os.path.join(root, "dump"), "train_set": "train", "mt_train_set": "mt",
                  "pseudo_dir": os.path.join(root, "pseudo"), "towerblocks": os.path.join(root, "blocks.jsonl")}
+    return variables, built
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("it"))
+    variables, built = write_it_corpus(root)
     cwd = os.getcwd()
     os.chdir(root)  # mixture paths like data/${train_set}/text are relative to the recipe dir
     try:
