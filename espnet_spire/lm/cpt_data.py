@@ -348,6 +348,15 @@ def _documents(cfg: CptConfig, policy: TextPolicy, skipped: List[Skip], asr: Seq
         yield from mono_documents(path, policy, skipped)
 
 
+def _without_word_cache(tokenizer) -> None:
+    """Turn off the fast tokenizer's memo of pre-tokenized words: with SentencePiece-style (Llama)
+    tokenizers a "word" is a whole line, lines rarely repeat, and the memo grew with the corpus
+    (about 1 KiB per document in ``bench/cpt_data_memory.py``). Ids are unchanged."""
+    model = getattr(getattr(tokenizer, "backend_tokenizer", None), "model", None)
+    if hasattr(model, "_resize_cache"):
+        model._resize_cache(0)
+
+
 def _store_documents(store: DocStore, docs: Iterable[Document], tok, cfg: CptConfig,
                      too_long: List[Skip]) -> int:
     """Tokenize ``docs`` into ``store`` (those that fit ``max_len``); returns how many were read."""
@@ -388,6 +397,7 @@ def build_cpt_data(tokenizer_dir: str, output_dir: str, cfg: CptConfig,
     from espnet_spire.lm.tokenizer_extension import INFO_FILE, TokenizerInfo
 
     tok = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
+    _without_word_cache(tok)
     has_info = os.path.isfile(os.path.join(tokenizer_dir, INFO_FILE))
     num_units = TokenizerInfo.load(tokenizer_dir).num_units if has_info else None
     if not cfg.loss_on_units and num_units is None:
