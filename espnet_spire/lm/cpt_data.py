@@ -19,7 +19,7 @@ Streaming
     Inputs are read line by line (sorted Kaldi files are merged as streams) and tokenized into an
     on-disk document store; the mixture then visits the documents in one seeded random order over
     the whole corpus and packed sequences are written as they close. Memory holds a few numbers
-    per document (about 31 bytes), not the documents: see ``bench/cpt_data_memory.py``.
+    per document (at most 43 bytes), not the documents: see ``bench/cpt_data_memory.py``.
 
 Packing
     Each document becomes ``<s> ids </s>``; whole documents are packed first-fit (over a window of
