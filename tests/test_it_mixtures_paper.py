@@ -136,6 +136,8 @@ def test_count_errors(data, tmp_path):
     assert parse_num_samples("60000/lang") == (60000, True) and parse_num_samples("all") == (None, False)
     with pytest.raises(ValueError, match="num_samples must be 'all', a count or '<count>/lang', got 'lots'"):
         parse_num_samples("lots")
+    with pytest.raises(FileNotFoundError, match=r"source st_gold needs \['tgt_langs'\] \(give --var values"):
+        build(data, load_mixture(paper_path("spirefull"), roles(data)), str(tmp_path / "no_langs"))
     mix = load_mixture(paper_path("spirefull"), roles(data, tgt_langs="de", n_asr="5/lang"))
     with pytest.raises(ValueError, match="source asr: per-language counts \\(5/lang\\) need a source with languages"):
         build(data, mix, str(tmp_path / "o"))
