@@ -22,9 +22,9 @@ LANGS = ["de", "fr", "zh"]
 write = F.write_lines
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("it"))
+def write_it_corpus(root: str):
+    """Units, transcripts, gold and pseudo ST, MT text and TowerBlocks lines under ``root``;
+    returns the mixture variables and the tokenizer dirs (also used by test_it_mixtures_paper)."""
     built = F.build_tokenizers(root, num_units=K)
     rng = np.random.default_rng(1)
     n = 12
@@ -59,6 +59,13 @@ def data(tmp_path_factory):
                  "it_mt_dir": "data/mt"}
     for role in ("it_asr", "st", "pseudo_st"):  # spire.sh's data roles, all filled by one set here
         variables.update({f"{role}_dir": "data/train", f"{role}_units": os.path.join(root, "dump/units/train/units")})
+    return variables, built
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("it"))
+    variables, built = write_it_corpus(root)
     cwd = os.getcwd()
     os.chdir(root)  # mixture paths like data/${train_set}/text are relative to the recipe dir
     try:

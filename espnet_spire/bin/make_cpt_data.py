@@ -12,7 +12,7 @@ import sys
 from typing import List, Optional
 
 from espnet_spire.common.cli import parse_with_config, setup_logging, split_words, str2bool
-from espnet_spire.lm.cpt_data import CptConfig, build_cpt_data, parse_ratio
+from espnet_spire.lm.cpt_data import CptConfig, build_cpt_data, parse_budget, parse_ratio
 from espnet_spire.lm.languages import ST_TARGETS
 from espnet_spire.lm.prompts import CptFormat
 
@@ -30,7 +30,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--mt_directions", default="both", choices=["both", "en2xx", "xx2en", "random"])
     p.add_argument("--mono", action="append", default=[], help="monolingual Kaldi-style text file (repeatable)")
     p.add_argument("--speech_text_ratio", default="5:1", help="speech:text tokens, e.g. 5:1; 'none' keeps all")
-    p.add_argument("--max_tokens", type=int, default=None, help="cap on the total tokens kept")
+    p.add_argument("--max_tokens", type=parse_budget, default=None,
+                   help="token budget of the mixture (paper: 6B), e.g. 6B, 6e9; 0 = no budget (default)")
     p.add_argument("--max_len", type=int, default=4096, help="tokens per packed sequence")
     p.add_argument("--pad_to_max_len", type=str2bool, default=True)
     p.add_argument("--pack_window", type=int, default=64)
@@ -55,7 +56,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     cfg = CptConfig(
         max_len=args.max_len,
         speech_text_ratio=parse_ratio(args.speech_text_ratio),
-        max_tokens=args.max_tokens,
+        max_tokens=parse_budget(args.max_tokens),  # also a YAML --config value
         seed=args.seed,
         pad_to_max_len=args.pad_to_max_len,
         pack_window=args.pack_window,

@@ -9,8 +9,12 @@ Conversation kinds (prompts from :mod:`espnet_spire.lm.prompts`):
 ``jsonl``         TowerBlocks-style ``{"conversations": [{"from", "value"}, ...]}`` records
 
 A mixture (``conf/it_mixtures/*.yaml``) lists sources with their files and sample counts;
-``${name}`` placeholders in paths are filled from ``--var name=value`` options so one YAML serves
-every data set. A source with ``required: false`` whose files are missing (or whose placeholders
+``${name}`` placeholders are filled from ``--var name=value`` options (over the defaults of the
+mixture's own ``variables:`` block) so one YAML serves every data set and scale: the paper's
+counts are the defaults, the demo passes its own. ``langs: ${tgt_langs}`` takes the recipe's
+target languages (a space- or comma-separated string, put in code order). ``num_samples`` is
+``all``, a total ``N`` over the source, or ``N/lang`` (``N`` per language pair, the paper's
+"60K per pair"). A source with ``required: false`` whose files are missing (or whose placeholders
 are not given) is left out with a warning; a required one stops the stage.
 
 Outputs (training data contract, :mod:`espnet_spire.lm.token_data`): ``conversations.jsonl`` (one
@@ -32,6 +36,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
+from espnet_spire.common.cli import split_words
 from espnet_spire.common.fileio import atomic_open
 from espnet_spire.lm.languages import ST_TARGETS, normalize_code
 from espnet_spire.lm.prompts import (
@@ -73,6 +78,7 @@ class Conversation:
     example_id: str
     source: str
     messages: List[Message]
+    lang: Optional[str] = None  # the target (or non-English) language, for per-language counts
 
 
 # ------------------------------------------------------------------ mixture config
@@ -90,10 +96,14 @@ def substitute(value, variables: Mapping[str, str]):
 
 
 def load_mixture(path: str, variables: Optional[Mapping[str, str]] = None) -> Dict:
-    """Read a mixture YAML and fill its placeholders; checks the schema."""
+    """Read a mixture YAML and fill its placeholders (``variables`` over the YAML's own
+    ``variables:`` defaults); checks the schema."""
     with open(path, encoding="utf-8") as f:
         mix = yaml.safe_load(f) or {}
-    mix = substitute(mix, dict(variables or {}))
+    defaults = mix.get("variables") or {}
+    if not isinstance(defaults, dict):
+        raise ValueError(f"{path}: 'variables' must be a mapping of name: value")
+    mix = substitute(mix, {**{k: str(v) for k, v in defaults.items()}, **dict(variables or {})})
     if not isinstance(mix.get("sources"), list) or not mix["sources"]:
         raise ValueError(f"{path}: a mixture needs a non-empty 'sources' list")
     names = set()
@@ -103,6 +113,13 @@ def load_mixture(path: str, variables: Optional[Mapping[str, str]] = None) -> Di
         if not src.get("name") or src["name"] in names:
             raise ValueError(f"{path}: every source needs a unique name (got {src.get('name')!r})")
         names.add(src["name"])
+        if isinstance(src.get("langs"), str) and not _VAR_RE.search(src["langs"]):
+            src["langs"] = sorted(set(split_words([src["langs"]])))
+        try:
+            parse_num_samples(src.get("num_samples", "all"))
+        except ValueError as e:
+            if not _VAR_RE.search(str(src.get("num_samples"))):
+                raise ValueError(f"{path}: source {src['name']}: {e}") from None
     mix.setdefault("name", os.path.splitext(os.path.basename(path))[0])
     return mix
 
@@ -130,7 +147,9 @@ def _required_paths(src: Dict) -> List[str]:
 # ------------------------------------------------------------------ building conversations per source
 
 
-def _units_or_skip(units: Dict[str, str], key: str, num_units: Optional[int], skipped: List[Skip], name: str) -> Optional[str]:
+def _units_or_skip(
+    units: Dict[str, str], key: str, num_units: Optional[int], skipped: List[Skip], name: str
+) -> Optional[str]:
     if key not in units:
         skipped.append((f"{name}:{key}", "no_units", ""))
         return None
@@ -187,13 +206,14 @@ def source_conversations(src: Dict, style: PromptStyle, policy: TextPolicy, skip
                 if d is None or not _text_ok(tr, ex, policy, skipped, name):
                     continue
                 if kind == "st":
-                    msgs = [{"role": "user", "content": st_prompt(d, lang, style)}, {"role": "assistant", "content": tr}]
+                    msgs = [{"role": "user", "content": st_prompt(d, lang, style)},
+                            {"role": "assistant", "content": tr}]
                 else:
                     t = transcripts.get(key, "")
                     if not _text_ok(t, ex, policy, skipped, name):
                         continue
                     msgs = multiturn_st_messages(d, t, lang, tr, style)
-                out.append(Conversation(ex, name, msgs))
+                out.append(Conversation(ex, name, msgs, lang))
     elif kind == "mt":
         src_lang = src.get("src_lang", "en")
         directions = src.get("directions", "both")
@@ -213,7 +233,7 @@ def source_conversations(src: Dict, style: PromptStyle, policy: TextPolicy, skip
                 for s, t in pairs:
                     out.append(Conversation(f"{key}-{s}2{t}", name, [
                         {"role": "user", "content": mt_prompt(text_of[s], s, t)},
-                        {"role": "assistant", "content": text_of[t]}]))
+                        {"role": "assistant", "content": text_of[t]}], lang))
     elif kind == "jsonl":
         for lineno, rec in iter_jsonl_conversations(src["path"]):
             ex = str(rec.get("id", f"line{lineno}"))
@@ -232,6 +252,36 @@ def source_conversations(src: Dict, style: PromptStyle, policy: TextPolicy, skip
                 continue
             out.append(Conversation(ex, name, msgs))
     return out
+
+
+def parse_num_samples(value) -> Tuple[Optional[int], bool]:
+    """``all``/None -> (None, False); ``2000`` -> (2000, False); ``60000/lang`` -> (60000, True)."""
+    if value is None or value == "all":
+        return None, False
+    s = str(value).strip()
+    per_lang = s.endswith("/lang")
+    n = s[: -len("/lang")].strip() if per_lang else s
+    if not n.isdigit():
+        raise ValueError(f"num_samples must be 'all', a count or '<count>/lang', got {value!r}")
+    return int(n), per_lang
+
+
+def sample_source(convs: List[Conversation], num_samples, replace: bool, rng: random.Random,
+                  name: str) -> List[Conversation]:
+    """:func:`sample` of the whole source, or of each language in turn for ``N/lang`` counts."""
+    n, per_lang = parse_num_samples(num_samples)
+    if not per_lang:
+        return sample(convs, num_samples, replace, rng, name)
+    groups: Dict[Optional[str], List[Conversation]] = {}
+    for c in convs:
+        groups.setdefault(c.lang, []).append(c)
+    if None in groups:
+        raise ValueError(f"source {name}: per-language counts ({num_samples}) need a source with languages "
+                         "(st, multiturn_st or mt)")
+    chosen: List[Conversation] = []
+    for lang, group in groups.items():
+        chosen += sample(group, n, replace, rng, f"{name}:{lang}")
+    return chosen
 
 
 def sample(convs: List[Conversation], num_samples, replace: bool, rng: random.Random, name: str) -> List[Conversation]:
@@ -307,14 +357,16 @@ def build_it_data(tokenizer_dir: str, output_dir: str, mixture: Dict, max_len: i
 
     tok = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
     check_template(tok)
-    num_units = TokenizerInfo.load(tokenizer_dir).num_units if os.path.isfile(os.path.join(tokenizer_dir, INFO_FILE)) else None
+    has_info = os.path.isfile(os.path.join(tokenizer_dir, INFO_FILE))
+    num_units = TokenizerInfo.load(tokenizer_dir).num_units if has_info else None
     policy = policy or TextPolicy(num_units=num_units)
     seed = int(mixture.get("seed", 0)) if seed is None else seed
     style = style or PromptStyle.from_name(mixture.get("prompt_style", "head"))
     rng = random.Random(seed)
     skipped: List[Skip] = []
     convs: List[Conversation] = []
-    per_source: Dict[str, Dict[str, int]] = defaultdict(lambda: {"available": 0, "selected": 0, "tokens": 0, "loss_tokens": 0})
+    per_source: Dict[str, Dict[str, int]] = defaultdict(
+        lambda: {"available": 0, "selected": 0, "tokens": 0, "loss_tokens": 0})
     left_out = []
     for src in mixture["sources"]:
         name = src["name"]
@@ -327,7 +379,7 @@ def build_it_data(tokenizer_dir: str, output_dir: str, mixture: Dict, max_len: i
             left_out.append(name)
             continue
         cands = source_conversations(src, style, policy, skipped, rng)
-        chosen = sample(cands, src.get("num_samples", "all"), bool(src.get("replace", False)), rng, name)
+        chosen = sample_source(cands, src.get("num_samples", "all"), bool(src.get("replace", False)), rng, name)
         per_source[name]["available"] = len(cands)
         per_source[name]["selected"] = len(chosen)
         convs += chosen

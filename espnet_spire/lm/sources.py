@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 import os
 import re
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 from espnet_spire.common.fileio import iter_json_lines
-from espnet_spire.common.kaldi_dir import read_kaldi_dict
+from espnet_spire.common.kaldi_dir import KaldiFormatError, iter_kaldi_file, read_kaldi_dict, sort_key
 from espnet_spire.units.dsu_format import PUA_MAX_INDEX, PUA_OFFSET, dsus2indices, indices2dsus
 
 logger = logging.getLogger(__name__)
@@ -73,6 +73,89 @@ def read_parallel(directory: str, src: str, tgt: str, pattern: str = "text.tc.{l
     if missing:
         logger.warning("%s: %d ids are in only one of %s/%s", directory, missing, src, tgt)
     return [(k, s[k], t[k]) for k in s if k in t]
+
+
+# ------------------------------------------------------------------ streaming readers (flat memory)
+
+
+def iter_pairs(path: str) -> Iterator[Tuple[str, str]]:
+    """``(id, value)`` in file order, one line in memory at a time; a blank id raises as in
+    :func:`read_kaldi_dict`."""
+    for line in iter_kaldi_file(path):
+        if not line.key:
+            raise KaldiFormatError(path, line.lineno, "empty line or line starting with a blank")
+        yield line.key, line.value
+
+
+def is_sorted_unique(path: str) -> bool:
+    """True when the ids rise strictly in ``LC_ALL=C`` order (a Kaldi dir's rule): such files can be
+    joined and read as streams; others fall back to the in-memory readers."""
+    last = None
+    for key, _ in iter_pairs(path):
+        k = sort_key(key)
+        if last is not None and k <= last:
+            return False
+        last = k
+    return True
+
+
+def _merge(a: Iterable[Tuple[str, str]], b: Iterable[Tuple[str, str]]
+           ) -> Iterator[Tuple[str, Optional[str], Optional[str]]]:
+    """Full outer join of two id-sorted streams: ``(id, a value or None, b value or None)``."""
+    ia, ib = iter(a), iter(b)
+    x, y = next(ia, None), next(ib, None)
+    while x is not None or y is not None:
+        if y is None or (x is not None and sort_key(x[0]) < sort_key(y[0])):
+            yield x[0], x[1], None
+            x = next(ia, None)
+        elif x is None or sort_key(y[0]) < sort_key(x[0]):
+            yield y[0], None, y[1]
+            y = next(ib, None)
+        else:
+            yield x[0], x[1], y[1]
+            x, y = next(ia, None), next(ib, None)
+
+
+def iter_joined(path_a: str, path_b: str) -> Iterator[Tuple[str, Optional[str], Optional[str]]]:
+    """``(id, a, b)`` for every id of two Kaldi files, a value None where its file lacks the id.
+
+    Ids present in ``path_b`` come in ``path_b``'s order, preceded by the ids only in ``path_a``
+    when the files are not both sorted. Sorted files (every prepared dir) are merged as streams,
+    so memory stays flat as the corpus grows; others are read whole, as before.
+    """
+    if is_sorted_unique(path_a) and is_sorted_unique(path_b):
+        yield from _merge(iter_pairs(path_a), iter_pairs(path_b))
+        return
+    logger.warning("%s or %s is not sorted by id: read into memory", path_a, path_b)
+    a, b = read_kaldi_dict(path_a), read_kaldi_dict(path_b)
+    for key, value in a.items():
+        if key not in b:
+            yield key, value, None
+    for key, value in b.items():
+        yield key, a.get(key), value
+
+
+def iter_text(path: str) -> Iterator[Tuple[str, str]]:
+    """:func:`read_text`'s items as a stream (sorted files) or from the dict (others)."""
+    if is_sorted_unique(path):
+        for key, value in iter_pairs(path):
+            yield key, value.strip()
+    else:
+        yield from read_text(path).items()
+
+
+def iter_parallel(directory: str, src: str, tgt: str, pattern: str = "text.tc.{lang}"
+                  ) -> Iterator[Tuple[str, str, str]]:
+    """:func:`read_parallel` as a stream: ``(id, source, target)`` for ids in both files."""
+    only_one = 0
+    # the source file goes second: its order is the order of the pairs
+    for key, t, s in iter_joined(text_file(directory, tgt, pattern), text_file(directory, src, pattern)):
+        if s is None or t is None:
+            only_one += 1
+            continue
+        yield key, s.strip(), t.strip()
+    if only_one:
+        logger.warning("%s: %d ids are in only one of %s/%s", directory, only_one, src, tgt)
 
 
 def iter_jsonl_conversations(path: str) -> Iterator[Tuple[int, Dict]]:
