@@ -69,12 +69,13 @@ def data(tmp_path_factory):
     cwd = os.getcwd()
     os.chdir(root)  # mixture paths like data/${train_set}/text are relative to the recipe dir
     try:
-        mix = load_mixture(os.path.join(RECIPE, "conf/it_mixtures/spirefull.yaml"), variables)
+        # every count that is not "all" in the paper becomes 10 here (the recipe passes them likewise)
+        counts = {"n_gold_st": "10", "n_pseudo_direct": "10", "n_pseudo_multiturn": "10", "n_mt": "10"}
+        mix = load_mixture(os.path.join(RECIPE, "conf/it_mixtures/spirefull.yaml"),
+                           {**variables, **counts, "tgt_langs": " ".join(LANGS)})
         for src in mix["sources"]:
             if "langs" in src:
-                src["langs"] = LANGS
-            if src.get("num_samples") not in (None, "all"):
-                src["num_samples"] = 10
+                assert src["langs"] == LANGS
         out = os.path.join(root, "out")
         stats = build_it_data(built["tok_instruct"], out, mix, max_len=4096)
     finally:

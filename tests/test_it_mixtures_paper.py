@@ -59,9 +59,7 @@ def paper_path(name):
 
 def roles(data, **extra):
     """The fixture's dirs in the paper mixtures' roles (the demo fills every role with its dirs)."""
-    v = data["vars"]
-    return {"dumpdir": v["dumpdir"], "it_asr_set": "train", "gold_st_set": "train", "pseudo_st_set": "train",
-            "pseudo_dir": v["pseudo_dir"], "it_mt_set": "mt", "towerblocks": v["towerblocks"], **extra}
+    return {**data["vars"], **extra}
 
 
 def build(data, mix, out):

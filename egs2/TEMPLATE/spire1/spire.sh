@@ -218,6 +218,7 @@ lm_launcher=deepspeed       # LLM training launcher: espnet (CPU / DDP), torchru
 variants="spirebase spirefull"  # Models to train and score: spirebase (CPT only) and IT mixtures of
                             # conf/it_mixtures/: spirefull towerfull noblocks nopseudo.
 towerblocks=""              # TowerBlocks-style jsonl for the IT text data (optional).
+it_mixture_vars=""          # Counts of the IT mixtures, "NAME=VALUE ..." (their defaults are the paper's, e.g. n_pseudo_direct=60000/lang).
 prompt_style="head"         # IT/decoding prompts: head ("\nEnglish:") or paper ("\n English:").
 decode_tasks=""             # Default: asr, st_<l> and mt_en_<l>, mt_<l>_en for every tgt_lang.
 decode_tag=greedy           # exp/<model>/decode_<tag>/<test_set>/<task>/.
@@ -291,7 +292,7 @@ Options:
   --kmeans_batch_size, --kmeans_max_iter, --kmeans_backend, --dsu_format, --dedup,
   --base_model, --init_strategy, --lm_seed,
   --mt_train_set, --mono_set, --cpt_ratio, --cpt_max_len, --cpt_data_opts, --cpt_config, --cpt_tag, --cpt_args,
-  --it_config, --it_tag, --it_args, --it_max_len, --lm_nthreads, --lm_launcher, --variants, --towerblocks, --prompt_style, --decode_tasks, --decode_tag,
+  --it_config, --it_tag, --it_args, --it_max_len, --it_mixture_vars, --lm_nthreads, --lm_launcher, --variants, --towerblocks, --prompt_style, --decode_tasks, --decode_tag,
   --decode_batch_size, --decode_dtype, --decode_base, --copy_baseline, --pseudo_st_translator, --pseudo_st_qe_model,
   --pseudo_st_qe_filter, --pseudo_st_threshold, --pseudo_st_n_direct, --pseudo_st_n_multiturn,
   --pseudo_st_max_utts, --pseudo_st_args, --score_normalizer, --spbleu, --flores200_spm,
@@ -640,8 +641,12 @@ if run_stage 10; then
         combine_role "${pseudo_src_dir}" "${dumpdir}/units" ${pseudo_st_sets}
         combine_role "${it_mt_dir}" "" ${it_mt_sets}
     }
+    # Languages from --tgt_langs and counts from --it_mixture_vars (the mixtures' defaults are the paper's).
+    read -ra _langs <<< "${tgt_langs}"
+    _mix_opts=(--tgt_langs "${_langs[@]}")
+    for _kv in ${it_mixture_vars}; do _mix_opts+=(--var "${_kv}"); done
     for v in ${it_variants}; do
-        log "Stage 10: IT data of ${v} (conf/it_mixtures/${v}.yaml) -> ${dumpdir}/lm/it/${v}"
+        log "Stage 10: IT data of ${v} (conf/it_mixtures/${v}.yaml, ${it_mixture_vars:-paper counts}) -> ${dumpdir}/lm/it/${v}"
         for part in train valid; do
             # The mixture names each role's dir and units by a placeholder (conf/it_mixtures/*.yaml);
             # validation: the dev set fills every role (gold ST and MT); pseudo labels exist for
@@ -666,6 +671,7 @@ if run_stage 10; then
                 --mixture "conf/it_mixtures/${v}.yaml" --output_dir "${dumpdir}/lm/it/${v}/${part}" \
                 --var dumpdir="${dumpdir}" "${_vars[@]}" \
                 --var towerblocks="${towerblocks}" --pseudo_dir "${_pseudo}" \
+                "${_mix_opts[@]}" \
                 --max_len "${it_max_len}" --prompt_style "${prompt_style}" --seed "${seed}"
         done
     done
