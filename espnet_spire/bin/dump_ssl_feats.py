@@ -21,7 +21,13 @@ import sys
 from typing import List, Optional
 
 from espnet_spire.common.cli import run_cli
-from espnet_spire.units.options import add_common_args, add_feature_args, feature_config_from_args, setup
+from espnet_spire.units.options import (
+    add_common_args,
+    add_feature_args,
+    add_job_input_args,
+    feature_config_from_args,
+    setup,
+)
 
 logger = logging.getLogger("dump_ssl_feats")
 
@@ -32,8 +38,7 @@ def get_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--data_dir", required=True, help="Dump dir whose wav.scp lists 16 kHz mono files")
-    parser.add_argument("--key_file", default=None, help="Utterance ids of this job (default: all of wav.scp)")
+    add_job_input_args(parser)
     parser.add_argument("--output_dir", required=True, help="Job output dir")
     parser.add_argument("--portion", type=float, default=1.0,
                         help="Share of utterances to use, chosen by hash(seed, uttid)")

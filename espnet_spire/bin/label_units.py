@@ -19,7 +19,13 @@ import sys
 from typing import List, Optional
 
 from espnet_spire.common.cli import run_cli, str2bool
-from espnet_spire.units.options import add_common_args, add_feature_args, feature_config_from_args, setup
+from espnet_spire.units.options import (
+    add_common_args,
+    add_feature_args,
+    add_job_input_args,
+    feature_config_from_args,
+    setup,
+)
 
 logger = logging.getLogger("label_units")
 
@@ -33,8 +39,7 @@ def get_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     lab = sub.add_parser("label", help="Label the utterances of one key list")
-    lab.add_argument("--data_dir", required=True, help="Dump dir whose wav.scp lists 16 kHz mono files")
-    lab.add_argument("--key_file", default=None, help="Utterance ids of this job (default: all of wav.scp)")
+    add_job_input_args(lab)
     lab.add_argument("--kmeans", required=True, help="k-means dir, centers.npy, or joblib (MiniBatch)KMeans file")
     lab.add_argument("--output_dir", required=True, help="Job output dir (units, utt2num_units, failed, done)")
     lab.add_argument("--dsu_format", default="pua", choices=["pua", "extra_id", "indices"])
