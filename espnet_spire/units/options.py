@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
+from typing import TYPE_CHECKING, List
 
 from espnet2.utils.build_dataclass import build_dataclass
 
 from espnet_spire.common.cli import optional_bool, seed_everything, setup_logging
-from espnet_spire.units.extractors import FEATURE_EXTRACTORS
-from espnet_spire.units.features import DTYPES, FeatureConfig
+from espnet_spire.units.extractors import FEATURE_EXTRACTORS, build_extractor
+from espnet_spire.units.features import DTYPES, FeatureConfig, FeatureExtractor
+
+if TYPE_CHECKING:
+    from espnet_spire.audio.wav_scp import WavEntry
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +45,18 @@ def feature_config_from_args(args: argparse.Namespace) -> FeatureConfig:
     """The options of :func:`add_feature_args` as a :class:`FeatureConfig` (ESPnet's builder: a
     field missing from ``args`` is an error, not a silent default)."""
     return build_dataclass(FeatureConfig, args)
+
+
+def job_entries(args: argparse.Namespace) -> List[WavEntry]:
+    """The ``wav.scp`` entries of this job (the options of :func:`add_job_input_args`)."""
+    from espnet_spire.audio.wav_scp import select_entries
+
+    return select_entries(os.path.join(args.data_dir, "wav.scp"), args.key_file)
+
+
+def extractor_from_args(args: argparse.Namespace) -> FeatureExtractor:
+    """The feature extractor the options of :func:`add_feature_args` describe."""
+    return build_extractor(feature_config_from_args(args))
 
 
 def setup(args: argparse.Namespace) -> None:
