@@ -20,7 +20,6 @@ markup (``( ) { }``, i.e. optional words and alternations) are written as ``-LRB
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -31,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from espnet_spire.common.fileio import PathLike
+from espnet_spire.common.fileio import PathLike, write_json
 
 COST_INS = 3
 COST_DEL = 3
@@ -533,9 +532,7 @@ def score_dir(
     }
     if extra_info:
         result.update(extra_info)
-    with open(out / "result.json", "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2, ensure_ascii=False)
-        f.write("\n")
+    write_json(out / "result.json", result, sort_keys=False)
     logging.info("%s: %s %.2f%% (%s, %s normaliser)", out, metric.upper(), pct.err, used, normalizer)
     return result
 
