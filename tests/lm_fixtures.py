@@ -85,8 +85,9 @@ def pad_spm_to(src: str, dst_dir: str, size: int = 32000) -> str:
     return path
 
 
-def tiny_llama(vocab_size: int, seed: int = 0, tie: bool = False, max_positions: int = 2048):
-    """Random LlamaForCausalLM: hidden 64, 2 layers, 4 heads, 2 KV heads."""
+def tiny_llama(vocab_size: int, seed: int = 0, tie: bool = False, max_positions: int = 2048,
+               pad_token_id: Optional[int] = None):
+    """Random LlamaForCausalLM: hidden 64, 2 layers, 4 heads, 2 KV heads (the one tiny model of the tests)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -102,7 +103,7 @@ def tiny_llama(vocab_size: int, seed: int = 0, tie: bool = False, max_positions:
         tie_word_embeddings=tie,
         bos_token_id=1,
         eos_token_id=2,
-        pad_token_id=None,
+        pad_token_id=pad_token_id,
     )
     model = LlamaForCausalLM(cfg)
     model.eval()

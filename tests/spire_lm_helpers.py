@@ -17,6 +17,8 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
+from lm_fixtures import tiny_llama
+
 REPO = Path(__file__).resolve().parents[1]
 VOCAB = 320  # a multiple of 64, like the padded SPIRE embeddings
 TOKENIZER_FILES = {
@@ -31,24 +33,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 def make_tiny_llama(path: Path, vocab: int = VOCAB, seed: int = 0) -> Path:
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(seed)
-    cfg = LlamaConfig(
-        vocab_size=vocab,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        tie_word_embeddings=False,
-        bos_token_id=1,
-        eos_token_id=2,
-        pad_token_id=2,
-    )
-    model = LlamaForCausalLM(cfg)
+    """:func:`lm_fixtures.tiny_llama` (256 positions, pad = eos) saved with the fake tokenizer files."""
+    model = tiny_llama(vocab, seed=seed, max_positions=256, pad_token_id=2)
     path = Path(path)
     model.save_pretrained(path)
     for name, text in TOKENIZER_FILES.items():

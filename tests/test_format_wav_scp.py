@@ -42,15 +42,8 @@ BAD = {
 
 
 @pytest.fixture(scope="session")
-def an4(tmp_path_factory):
-    return H.extract_mini_an4(tmp_path_factory.mktemp("an4"))
-
-
-@pytest.fixture(scope="session")
-def mixed_dir(tmp_path_factory, an4) -> Path:
+def mixed_dir(tmp_path_factory, an4, sox) -> Path:
     """7 AN4 sph files, 4 good synthetic entries and 6 broken ones (see BAD)."""
-    sox = shutil.which("sox")
-    assert sox, "sox is required (apt-get install sox)"
     root = tmp_path_factory.mktemp("mixed")
     a = root / "audio"
     a.mkdir()
@@ -274,8 +267,7 @@ def test_deterministic(mixed_dir, tmp_path, monkeypatch, audio_format):
     assert trees[0]["lists"]["audio_format"] == f"{audio_format}\n".encode()
 
 
-def test_segments(an4, tmp_path):
-    sox = shutil.which("sox")
+def test_segments(an4, tmp_path, sox):
     sph, _ = an4["fbbh-cen8-b"]
     frames = sf.info(str(sph)).frames
     seconds = frames / 16000

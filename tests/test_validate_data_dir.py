@@ -31,15 +31,8 @@ WRAPPER = UTILS / "validate_data_dir.sh"
 
 
 @pytest.fixture(scope="session")
-def an4(tmp_path_factory):
-    return H.extract_mini_an4(tmp_path_factory.mktemp("an4"))
-
-
-@pytest.fixture(scope="session")
-def good_dir(tmp_path_factory, an4):
+def good_dir(tmp_path_factory, an4, sox):
     """7 AN4 sph files + a 44.1 kHz stereo wav, an 8 kHz flac and a sox pipe."""
-    sox = shutil.which("sox")
-    assert sox, "sox is required (apt-get install sox)"
     root = tmp_path_factory.mktemp("good")
     audio = root / "audio"
     audio.mkdir()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 import soundfile as sf
@@ -25,18 +23,6 @@ try:
     from tests import spire_audio_helpers as H
 except ImportError:  # pragma: no cover - pytest's rootdir-less import mode
     import spire_audio_helpers as H
-
-
-@pytest.fixture(scope="session")
-def an4(tmp_path_factory):
-    return H.extract_mini_an4(tmp_path_factory.mktemp("an4"))
-
-
-@pytest.fixture(scope="module")
-def sox():
-    path = shutil.which("sox")
-    assert path, "sox is required for the pipe tests (apt-get install sox)"
-    return path
 
 
 def test_sph_reads_as_16k_mono_float(an4):

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from typing import List, Optional
 
 from espnet_spire.common.cli import run_cli
-from espnet_spire.units.options import add_common_args, add_feature_args, feature_config_from_args, setup
+from espnet_spire.units import options as unit_opts
 
 logger = logging.getLogger("dump_ssl_feats")
 
@@ -32,29 +31,25 @@ def get_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--data_dir", required=True, help="Dump dir whose wav.scp lists 16 kHz mono files")
-    parser.add_argument("--key_file", default=None, help="Utterance ids of this job (default: all of wav.scp)")
+    unit_opts.add_job_input_args(parser)
     parser.add_argument("--output_dir", required=True, help="Job output dir")
     parser.add_argument("--portion", type=float, default=1.0,
                         help="Share of utterances to use, chosen by hash(seed, uttid)")
     parser.add_argument("--max_frames", type=int, required=True, help="Frames kept by this job (reservoir size)")
     parser.add_argument("--out_format", default="npy", choices=["npy", "ark"], help="feats.npy or Kaldi feats.ark/scp")
     parser.add_argument("--window", type=int, default=32, help="Utterances read and featurised together")
-    add_feature_args(parser)
-    add_common_args(parser)
+    unit_opts.add_feature_args(parser)
+    unit_opts.add_common_args(parser)
     return parser
 
 
 def run(args: argparse.Namespace) -> None:
     """Dump the sampled features of one job."""
-    from espnet_spire.audio.wav_scp import select_entries
-    from espnet_spire.units.extractors import build_extractor
     from espnet_spire.units.featdump import dump_job
 
-    entries = select_entries(os.path.join(args.data_dir, "wav.scp"), args.key_file)
     dump_job(
-        entries,
-        build_extractor(feature_config_from_args(args)),
+        unit_opts.job_entries(args),
+        unit_opts.extractor_from_args(args),
         args.output_dir,
         portion=args.portion,
         max_frames=args.max_frames,
@@ -66,7 +61,7 @@ def run(args: argparse.Namespace) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = get_parser().parse_args(argv)
-    setup(args)
+    unit_opts.setup(args)
     return run_cli(lambda: run(args), logger)
 
 

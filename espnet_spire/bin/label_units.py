@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from typing import List, Optional
 
 from espnet_spire.common.cli import run_cli, str2bool
-from espnet_spire.units.options import add_common_args, add_feature_args, feature_config_from_args, setup
+from espnet_spire.units import options as unit_opts
 
 logger = logging.getLogger("label_units")
 
@@ -33,8 +32,7 @@ def get_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     lab = sub.add_parser("label", help="Label the utterances of one key list")
-    lab.add_argument("--data_dir", required=True, help="Dump dir whose wav.scp lists 16 kHz mono files")
-    lab.add_argument("--key_file", default=None, help="Utterance ids of this job (default: all of wav.scp)")
+    unit_opts.add_job_input_args(lab)
     lab.add_argument("--kmeans", required=True, help="k-means dir, centers.npy, or joblib (MiniBatch)KMeans file")
     lab.add_argument("--output_dir", required=True, help="Job output dir (units, utt2num_units, failed, done)")
     lab.add_argument("--dsu_format", default="pua", choices=["pua", "extra_id", "indices"])
@@ -43,8 +41,8 @@ def get_parser() -> argparse.ArgumentParser:
     lab.add_argument("--assign_dtype", default="fp32", choices=["fp32", "bf16"], help="bf16 = SpireLM HEAD plans")
     lab.add_argument("--check_provenance", type=str2bool, default=True, help="Refuse k-means learnt on other features")
     lab.add_argument("--window", type=int, default=32, help="Utterances read and featurised together")
-    add_feature_args(lab)
-    add_common_args(lab)
+    unit_opts.add_feature_args(lab)
+    unit_opts.add_common_args(lab)
 
     mer = sub.add_parser("merge", help="Merge finished jobs into sorted set files")
     mer.add_argument("--logdir", required=True, help="Dir holding output.1 .. output.NJ")
@@ -56,19 +54,17 @@ def get_parser() -> argparse.ArgumentParser:
         default=0.05,
         help="Fail when more than this share of utterances could not be labelled (default 0.05)",
     )
-    add_common_args(mer)
+    unit_opts.add_common_args(mer)
     return parser
 
 
 def run_label(args: argparse.Namespace) -> None:
-    from espnet_spire.audio.wav_scp import select_entries
-    from espnet_spire.units.extractors import build_extractor
     from espnet_spire.units.kmeans import load_kmeans
     from espnet_spire.units.label import LabelOptions, label_job
 
-    entries = select_entries(os.path.join(args.data_dir, "wav.scp"), args.key_file)
+    entries = unit_opts.job_entries(args)
     kmeans = load_kmeans(args.kmeans)
-    extractor = build_extractor(feature_config_from_args(args))
+    extractor = unit_opts.extractor_from_args(args)
     opts = LabelOptions(
         dsu_format=args.dsu_format,
         dedup=args.dedup,
@@ -88,7 +84,7 @@ def run_merge(args: argparse.Namespace) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = get_parser().parse_args(argv)
-    setup(args)
+    unit_opts.setup(args)
     return run_cli(lambda: run_label(args) if args.command == "label" else run_merge(args), logger)
 
 

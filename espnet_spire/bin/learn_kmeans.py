@@ -93,11 +93,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if feature is None:
             logger.warning("no feature_config.json next to %s: provenance will lack the feature settings", files)
         sig = jobs.signature({"kmeans": vars(cfg), "inputs": [_fingerprint(f) for f in files]})
-        if jobs.is_done(args.output_dir, sig):
-            logger.info("%s: already done, skipping", args.output_dir)
+        if jobs.finished_summary(args.output_dir, sig) is not None:
             return 0
-        os.makedirs(args.output_dir, exist_ok=True)
-        jobs.clear_done(args.output_dir)
         store = load_store(files)
         logger.info("%d frames of dimension %d from %d file(s)", store.num_frames, store.dim, len(files))
         km, stats = learn_kmeans(store, cfg)

@@ -58,10 +58,12 @@ def write_lines(path: PathLike, lines: Iterable[str]) -> None:
             f.write("\n")
 
 
-def write_json(path: PathLike, obj: Any, indent: int = 2) -> None:
-    """Write JSON (sorted keys, UTF-8, final newline) atomically."""
+def write_json(
+    path: PathLike, obj: Any, indent: int = 2, sort_keys: bool = True, ensure_ascii: bool = False
+) -> None:
+    """Write JSON (sorted keys unless told, UTF-8, final newline) atomically: the one JSON writer."""
     with atomic_open(path, "w") as f:
-        json.dump(obj, f, indent=indent, sort_keys=True, ensure_ascii=False)
+        json.dump(obj, f, indent=indent, sort_keys=sort_keys, ensure_ascii=ensure_ascii)
         f.write("\n")
 
 

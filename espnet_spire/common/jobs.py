@@ -84,6 +84,17 @@ def clear_done(job_dir: PathLike, name: str = DONE_NAME) -> None:
         os.remove(path)
 
 
+def finished_summary(job_dir: PathLike, sig: str, name: str = DONE_NAME) -> Optional[Dict[str, object]]:
+    """The summary of an earlier run with signature ``sig`` (the caller skips the job), or None
+    once ``job_dir`` exists without a stale marker (the caller runs the job)."""
+    os.makedirs(job_dir, exist_ok=True)
+    if is_done(job_dir, sig, name):
+        logger.info("%s: already done, skipping", job_dir)
+        return (read_done(job_dir, name) or {}).get("summary", {})
+    clear_done(job_dir, name)
+    return None
+
+
 def mark_done(
     job_dir: PathLike, sig: str, summary: Optional[Dict[str, object]] = None, name: str = DONE_NAME
 ) -> None:

@@ -17,7 +17,7 @@ import os
 from typing import Dict, List, Tuple
 
 from espnet_spire.corpora.datadir import Utterance, speaker_prefixed, write_speech_dir
-from espnet_spire.corpora.manifests import checked_duration, read_table
+from espnet_spire.corpora.manifests import ManifestUtterances, read_table
 from espnet_spire.corpora.registry import CORPORA, Corpus, Prepared
 from espnet_spire.corpora.rules import CV_MAX_SPEAKERS_PER_TEXT, CV_MIN_SECONDS, max_speakers_per_text, min_duration
 
@@ -47,18 +47,14 @@ def clip_seconds(lang_dir: str) -> Dict[str, float]:
 
 def read_split(lang_dir: str, split: str, durations: Dict[str, float]) -> Tuple[List[Utterance], List[Tuple[str, str]]]:
     """The utterances of ``<split>.tsv``; rows without a clip are listed as skipped."""
-    utts, skipped = [], []
+    found = ManifestUtterances()
     for row in read_table(os.path.join(lang_dir, f"{split}.tsv"), "\t", COLUMNS):
         clip = row["path"] if os.path.splitext(row["path"])[1] else row["path"] + ".mp3"
         speaker = row["client_id"]
         utt_id = speaker_prefixed(speaker, os.path.splitext(clip)[0])
         mp3 = os.path.abspath(os.path.join(lang_dir, "clips", clip))
-        seconds, problem = checked_duration(mp3, durations.get(clip))
-        if problem:
-            skipped.append((utt_id, problem))
-            continue
-        utts.append(Utterance(utt_id, speaker, mp3, row["sentence"], duration=seconds))
-    return utts, skipped
+        found.add(utt_id, speaker, mp3, row["sentence"], durations.get(clip))
+    return found.result()
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ import os
 from typing import List, Tuple
 
 from espnet_spire.corpora.datadir import Utterance, write_speech_dir
-from espnet_spire.corpora.manifests import checked_duration, require_dir
+from espnet_spire.corpora.manifests import ManifestUtterances, require_dir
 from espnet_spire.corpora.registry import CORPORA, Corpus, Prepared
 
 PARTS = ("dev-clean", "dev-other", "test-clean", "test-other", "train-clean-100", "train-clean-360",
@@ -23,7 +23,7 @@ PARTS = ("dev-clean", "dev-other", "test-clean", "test-other", "train-clean-100"
 
 def read_part(part_dir: str) -> Tuple[List[Utterance], List[Tuple[str, str]]]:
     """The utterances of one part; transcript lines without a flac are listed as skipped."""
-    utts, skipped = [], []
+    found = ManifestUtterances()
     for trans in sorted(glob.glob(os.path.join(part_dir, "*", "*", "*.trans.txt"))):
         chapter_dir = os.path.dirname(trans)
         with open(trans, encoding="utf-8") as f:
@@ -33,13 +33,8 @@ def read_part(part_dir: str) -> Tuple[List[Utterance], List[Tuple[str, str]]]:
                     continue
                 utt_id = fields[0]
                 flac = os.path.abspath(os.path.join(chapter_dir, f"{utt_id}.flac"))
-                seconds, problem = checked_duration(flac)
-                if problem:
-                    skipped.append((utt_id, problem))
-                    continue
-                speaker = utt_id.split("-", 1)[0]
-                utts.append(Utterance(utt_id, speaker, flac, fields[1] if len(fields) > 1 else "", duration=seconds))
-    return utts, skipped
+                found.add(utt_id, utt_id.split("-", 1)[0], flac, fields[1] if len(fields) > 1 else "")
+    return found.result()
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import csv
 import os
-from typing import Dict, Iterator, Optional, Sequence, Tuple
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import soundfile as sf
 
 from espnet_spire.common.fileio import PathLike
+from espnet_spire.corpora.datadir import Utterance
 
 
 def read_table(path: PathLike, delimiter: str, required: Sequence[str] = ()) -> Iterator[Dict[str, str]]:
@@ -61,3 +63,23 @@ def checked_duration(path: PathLike, seconds: Optional[float] = None) -> Tuple[O
     if seconds is None:
         seconds = audio_seconds(path)
     return (seconds, None) if seconds is not None else (None, "unreadable_audio")
+
+
+@dataclass
+class ManifestUtterances:
+    """The utterances of a manifest whose audio is present and readable; the others as
+    ``(utt_id, reason)`` rows for the data dir's ``skipped`` file (one loop body for every corpus)."""
+
+    utts: List[Utterance] = field(default_factory=list)
+    skipped: List[Tuple[str, str]] = field(default_factory=list)
+
+    def add(self, utt_id: str, speaker: str, audio: str, text: str, seconds: Optional[float] = None) -> None:
+        """Keep the utterance if :func:`checked_duration` accepts ``audio``, else skip it with the reason."""
+        seconds, problem = checked_duration(audio, seconds)
+        if problem:
+            self.skipped.append((utt_id, problem))
+        else:
+            self.utts.append(Utterance(utt_id, speaker, audio, text, duration=seconds))
+
+    def result(self) -> Tuple[List[Utterance], List[Tuple[str, str]]]:
+        return self.utts, self.skipped

@@ -15,7 +15,7 @@ import os
 from typing import Dict, List, Tuple
 
 from espnet_spire.corpora.datadir import Utterance, write_speech_dir
-from espnet_spire.corpora.manifests import checked_duration, require_dir
+from espnet_spire.corpora.manifests import ManifestUtterances, require_dir
 from espnet_spire.corpora.registry import CORPORA, Corpus, Prepared
 from espnet_spire.corpora.rules import MLS_MAX_PER_SPEAKER, cap_per_speaker
 
@@ -36,7 +36,7 @@ def _segment_seconds(path: str) -> Dict[str, float]:
 def read_split(split_dir: str, audio_ext: str) -> Tuple[List[Utterance], List[Tuple[str, str]]]:
     """The utterances of one split; rows without audio are listed as skipped."""
     durations = _segment_seconds(os.path.join(split_dir, "segments.txt"))
-    utts, skipped = [], []
+    found = ManifestUtterances()
     with open(os.path.join(split_dir, "transcripts.txt"), encoding="utf-8") as f:
         for line in f:
             utt_id, _, text = line.rstrip("\r\n").partition("\t")
@@ -44,16 +44,12 @@ def read_split(split_dir: str, audio_ext: str) -> Tuple[List[Utterance], List[Tu
                 continue
             parts = utt_id.split("_")
             if len(parts) != 3:
-                skipped.append((utt_id, "bad_id"))
+                found.skipped.append((utt_id, "bad_id"))
                 continue
             speaker, book = parts[0], parts[1]
             audio = os.path.abspath(os.path.join(split_dir, "audio", speaker, book, f"{utt_id}.{audio_ext}"))
-            seconds, problem = checked_duration(audio, durations.get(utt_id))
-            if problem:
-                skipped.append((utt_id, problem))
-                continue
-            utts.append(Utterance(utt_id, speaker, audio, text, duration=seconds))
-    return utts, skipped
+            found.add(utt_id, speaker, audio, text, durations.get(utt_id))
+    return found.result()
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ import os
 from typing import List, Tuple
 
 from espnet_spire.corpora.datadir import Utterance, speaker_prefixed, write_speech_dir
-from espnet_spire.corpora.manifests import checked_duration, read_table
+from espnet_spire.corpora.manifests import ManifestUtterances, read_table
 from espnet_spire.corpora.registry import CORPORA, Corpus, Prepared
 
 SPLITS = ("train", "val")
@@ -26,18 +26,13 @@ def read_split(corpus_dir: str, split: str) -> Tuple[List[Utterance], List[Tuple
     manifest = os.path.join(corpus_dir, f"{split}.csv")
     if not os.path.isfile(manifest):
         raise FileNotFoundError(f"SPGISpeech manifest not found: {manifest}")
-    utts, skipped = [], []
+    found = ManifestUtterances()
     for row in read_table(manifest, "|", COLUMNS):
         rel = row["wav_filename"]
         call = os.path.dirname(rel) or "unknown"
         utt_id = speaker_prefixed(call, os.path.splitext(os.path.basename(rel))[0])
-        wav = os.path.abspath(os.path.join(corpus_dir, split, rel))
-        seconds, problem = checked_duration(wav)
-        if problem:
-            skipped.append((utt_id, problem))
-            continue
-        utts.append(Utterance(utt_id, call, wav, row["transcript"], duration=seconds))
-    return utts, skipped
+        found.add(utt_id, call, os.path.abspath(os.path.join(corpus_dir, split, rel)), row["transcript"])
+    return found.result()
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ import os
 from typing import List, Tuple
 
 from espnet_spire.corpora.datadir import Utterance, speaker_prefixed, write_speech_dir
-from espnet_spire.corpora.manifests import checked_duration, read_table, require_dir
+from espnet_spire.corpora.manifests import ManifestUtterances, read_table, require_dir
 from espnet_spire.corpora.registry import CORPORA, Corpus, Prepared
 
 SPLITS = ("train", "dev", "test")
@@ -23,17 +23,12 @@ COLUMNS = ("id", "raw_text", "normalized_text", "speaker_id")
 
 def read_split(lang_dir: str, split: str, text_column: str) -> Tuple[List[Utterance], List[Tuple[str, str]]]:
     """The utterances of ``asr_<split>.tsv``; rows without an ogg file are listed as skipped."""
-    utts, skipped = [], []
+    found = ManifestUtterances()
     for row in read_table(os.path.join(lang_dir, f"asr_{split}.tsv"), "\t", COLUMNS):
         speaker = row["speaker_id"] or "unknown"
-        utt_id = speaker_prefixed(speaker, row["id"])
         ogg = os.path.abspath(os.path.join(lang_dir, row["id"][:4], f"{row['id']}.ogg"))
-        seconds, problem = checked_duration(ogg)
-        if problem:
-            skipped.append((utt_id, problem))
-            continue
-        utts.append(Utterance(utt_id, speaker, ogg, row[text_column], duration=seconds))
-    return utts, skipped
+        found.add(speaker_prefixed(speaker, row["id"]), speaker, ogg, row[text_column])
+    return found.result()
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -12,7 +12,6 @@ Which files are per-utterance: ``text``, ``text.*`` (e.g. translations ``text.de
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections import Counter
@@ -31,6 +30,7 @@ from espnet_spire.audio.wav_scp import (
     probe_audio,
     segment_problem,
 )
+from espnet_spire.common.fileio import write_json
 from espnet_spire.common.kaldi_dir import KaldiLine, has_invalid_utf8, iter_kaldi_file, sort_key
 
 logger = logging.getLogger(__name__)
@@ -532,6 +532,4 @@ def write_summary_json(result: ValidationResult, path: Union[str, os.PathLike]) 
         "errors": describe(result.first_errors()),
         **result.summary.to_dict(),
     }
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, ensure_ascii=False)
-        f.write("\n")
+    write_json(path, data, sort_keys=False)

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from espnet_spire.common.fileio import write_json
 from espnet_spire.lm.languages import lang_name, normalize_code
 from espnet_spire.lm.prompts import (
     PromptStyle,
@@ -333,8 +334,6 @@ def decode_task(model, tokenizer, task_name: str, input_file: str, output_dir: s
         "chat_template": prompts[0].startswith("<|im_start|>") if prompts else None,
         "tokenizer_length": len(tokenizer),
     }
-    with open(os.path.join(output_dir, "decode_info.json"), "w", encoding="utf-8") as f:
-        json.dump(info, f, indent=2, ensure_ascii=False)
-        f.write("\n")
+    write_json(os.path.join(output_dir, "decode_info.json"), info, sort_keys=False)
     logger.info("%s: %d utterances in %.1f s -> %s/text", task.name, len(keys_sorted), elapsed, output_dir)
     return info

@@ -14,6 +14,8 @@ import os
 import shutil
 from typing import Dict, List, Optional, Tuple
 
+from espnet_spire.common.fileio import write_json
+
 logger = logging.getLogger(__name__)
 
 FACTS_FILE = "spire.json"
@@ -44,9 +46,7 @@ def read_facts(directory: str) -> Optional[Dict[str, object]]:
 def write_facts(directory: str, facts: Dict[str, object]) -> str:
     """Write ``directory/spire.json`` (sorted keys, so equal facts give equal bytes)."""
     path = os.path.join(directory, FACTS_FILE)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(facts, f, indent=2, sort_keys=True, ensure_ascii=False)
-        f.write("\n")
+    write_json(path, facts)
     return path
 
 

@@ -23,7 +23,6 @@ The ids >= ``len(tokenizer)`` stay in the matrix only as padding; decoding masks
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -33,6 +32,7 @@ from typing import Dict, Optional
 
 import torch
 
+from espnet_spire.common.fileio import write_json
 from espnet_spire.lm.tokenizer_extension import padded_size
 
 logger = logging.getLogger(__name__)
@@ -215,7 +215,5 @@ def extend_model_dir(model_dir: str, tokenizer_dir: str, output_dir: str, strate
     facts = read_facts(tokenizer_dir)
     if facts is not None:
         write_facts(output_dir, model_facts(facts, model_dir, rec))
-    with open(os.path.join(output_dir, EXTENSION_FILE), "w", encoding="utf-8") as f:
-        json.dump(asdict(rec), f, indent=2)
-        f.write("\n")
+    write_json(os.path.join(output_dir, EXTENSION_FILE), asdict(rec), sort_keys=False, ensure_ascii=True)
     return rec

@@ -21,7 +21,7 @@ import json
 import os
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from espnet_spire.common.fileio import atomic_open
+from espnet_spire.common.fileio import atomic_open, write_json
 from espnet_spire.common.kaldi_dir import sort_key
 
 INPUT_IDS = "input_ids"
@@ -74,9 +74,7 @@ class SplitWriter:
         with open(os.path.join(self.output_dir, TOKENIZER_DIR), "w", encoding="utf-8") as f:
             f.write(os.path.abspath(tokenizer_dir) + "\n")
         write_skipped(os.path.join(self.output_dir, SKIPPED), skipped)
-        with open(os.path.join(self.output_dir, STATS), "w", encoding="utf-8") as f:
-            json.dump(stats, f, indent=2, ensure_ascii=False)
-            f.write("\n")
+        write_json(os.path.join(self.output_dir, STATS), stats, sort_keys=False)
         record_tokenizer(self.output_dir, tokenizer_dir, facts or {})
 
 

@@ -39,6 +39,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+from espnet_spire.common.fileio import write_json
 from espnet_spire.common.hashing import sha256_file
 from espnet_spire.lm.prompts import IM_END, IM_START, TOWER_INSTRUCT_CHAT_TEMPLATE
 from espnet_spire.units.dsu_format import PUA_MAX_INDEX, PUA_OFFSET, pua
@@ -82,9 +83,7 @@ class TokenizerInfo:
 
     def save(self, directory: str) -> None:
         """Write ``spire_tokenizer.json`` into ``directory``."""
-        with open(os.path.join(directory, INFO_FILE), "w", encoding="utf-8") as f:
-            json.dump(asdict(self), f, indent=2, ensure_ascii=False)
-            f.write("\n")
+        write_json(os.path.join(directory, INFO_FILE), asdict(self), sort_keys=False)
 
     @classmethod
     def load(cls, directory: str) -> "TokenizerInfo":

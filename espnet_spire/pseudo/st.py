@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from espnet_spire.common.fileio import PathLike
+from espnet_spire.common.fileio import PathLike, write_json
 from espnet_spire.common.kaldi_dir import read_kaldi_dict, sort_key, write_kaldi_file
 
 logger = logging.getLogger(__name__)
@@ -295,9 +295,7 @@ def run_pseudo_st(text_file: PathLike, out_dir: PathLike, cfg: PseudoSTConfig, m
             "qe_scores": str(out / "qe" / "cometkiwi.<lang>") if cfg.qe_filter else None,
         },
     }
-    with open(out / "report.json", "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=2, ensure_ascii=False)
-        f.write("\n")
+    write_json(out / "report.json", report, sort_keys=False)
     (out / "report.md").write_text(format_report(report), encoding="utf-8")
     return report
 

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence
 
-from espnet_spire.common.fileio import PathLike
+from espnet_spire.common.fileio import PathLike, write_json
 from espnet_spire.common.hashing import sha256_file
 
 FLORES200_FILE = "flores200sacrebleuspm"
@@ -208,13 +208,9 @@ def score_dir(
     }
     if extra_info:
         result.update(extra_info)
-    with open(out / "result.json", "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2, ensure_ascii=False)
-        f.write("\n")
+    write_json(out / "result.json", result, sort_keys=False)
     if "spbleu" in scores:
-        with open(out / "spire_sacrebleu.json", "w", encoding="utf-8") as f:
-            json.dump(spire_json(scores), f, indent=1, ensure_ascii=False)
-            f.write("\n")
+        write_json(out / "spire_sacrebleu.json", spire_json(scores), indent=1, sort_keys=False)
     logging.info(
         "%s: BLEU %.2f chrF %.2f spBLEU %s", out, result["bleu"], result["chrf"],
         "n/a" if result["spbleu"] is None else f"{result['spbleu']:.2f}",

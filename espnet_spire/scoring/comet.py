@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from espnet_spire.common.fileio import PathLike
+from espnet_spire.common.fileio import PathLike, write_json
 
 RUNNER = Path(__file__).resolve().with_name("comet_runner.py")
 COMET_VENV_REL = Path("tools") / "comet_venv"
@@ -196,9 +196,7 @@ def score_dir(
             d["ref"] = refs[k]
         d["COMET"] = res.scores[k]
         segs.append(d)
-    with open(out / "segments.json", "w", encoding="utf-8") as f:
-        json.dump(segs, f, ensure_ascii=False, indent=1)
-        f.write("\n")
+    write_json(out / "segments.json", segs, indent=1, sort_keys=False)
     result = {
         "metric": metric,
         "system_score": res.system_score,
@@ -214,9 +212,7 @@ def score_dir(
     }
     if extra_info:
         result.update(extra_info)
-    with open(out / "result.json", "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2, ensure_ascii=False)
-        f.write("\n")
+    write_json(out / "result.json", result, sort_keys=False)
     (out / "result.txt").write_text(
         f"{metric} = {res.system_score:.4f} (mean of {len(res.scores)} segment scores)\n"
         f"signature: {result['signature']}\n",

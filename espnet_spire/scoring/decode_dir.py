@@ -11,14 +11,13 @@ scored by the same code.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Optional
 
-from espnet_spire.common.fileio import PathLike
+from espnet_spire.common.fileio import PathLike, write_json
 from espnet_spire.scoring.textio import load_hypotheses, pair_up, read_text, read_utt2spk
 
 TASK_KINDS = ("asr", "st", "mt")
@@ -94,9 +93,8 @@ def import_hypotheses(hyp_file: PathLike, ref_file: PathLike, out_dir: PathLike,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_kaldi_file(out / "text", {k: " ".join(v.split()) for k, v in hyps.items()})
-    with open(out / "source.json", "w", encoding="utf-8") as f:
-        json.dump({"hyp_file": os.path.abspath(hyp_file), "format": fmt, "ref": os.path.abspath(ref_file)}, f, indent=2)
-        f.write("\n")
+    source = {"hyp_file": os.path.abspath(hyp_file), "format": fmt, "ref": os.path.abspath(ref_file)}
+    write_json(out / "source.json", source, sort_keys=False, ensure_ascii=True)
     return out / "text"
 
 
@@ -212,8 +210,6 @@ def score_decode_dir(
                 summary["signatures"]["cometkiwi"] = r["signature"]
                 summary["score_dirs"]["cometkiwi"] = "score_cometkiwi"
 
-    with open(hyp_dir / SCORES_FILE, "w", encoding="utf-8") as f:
-        json.dump(summary, f, indent=2, ensure_ascii=False)
-        f.write("\n")
+    write_json(hyp_dir / SCORES_FILE, summary, sort_keys=False)
     logging.info("%s: %s", hyp_dir, ", ".join(f"{k}={v:.2f}" for k, v in summary["metrics"].items()))
     return summary

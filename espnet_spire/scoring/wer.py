@@ -20,7 +20,6 @@ markup (``( ) { }``, i.e. optional words and alternations) are written as ``-LRB
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -29,9 +28,9 @@ import shutil
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from espnet_spire.common.fileio import PathLike
+from espnet_spire.common.fileio import PathLike, write_json
 
 COST_INS = 3
 COST_DEL = 3
@@ -280,86 +279,80 @@ def _mean_sd_median(values: Sequence[float]) -> Tuple[float, float, float]:
     return mean, sd, med
 
 
-def format_report(utts: Sequence[UttScore], system_name: str = "hyp.trn") -> str:
-    """A report with sclite's ``-o all`` layout: percentages and counts by speaker, alignments."""
-    spk = _per_speaker(utts)
-    tot = total_counts(utts)
-    lines: List[str] = []
+def _pct_row(name: str, c: ErrorCounts, w: int) -> str:
+    p = c.percentages()
+    nums = f"{_r1(p[0]):5.1f}" + "".join(f"{_r1(x):7.1f}" for x in p[1:]) + " "
+    return f"|{(' ' + name).ljust(w)}|{c.snt:5d}{c.wrd:7d} |{nums}|"
 
-    # --- percentages by speaker
-    w = max([8] + [len(s) + 2 for s, _ in spk])
+
+def _pct_stat(label: str, v: List[float], w: int) -> str:
+    nums = f"{_r1(v[2]):5.1f}" + "".join(f"{_r1(x):7.1f}" for x in v[3:]) + " "
+    return f"|{_center(label, w)}|{_r1(v[0]):5.1f}{_r1(v[1]):7.1f} |{nums}|"
+
+
+def _cnt_row(name: str, c: ErrorCounts, w: int) -> str:
+    nums = f"{c.corr:5d}" + "".join(f"{x:7d}" for x in (c.sub, c.dele, c.ins, c.err, c.serr))
+    return f"|{(' ' + name).ljust(w)}|{c.snt:5d}{c.wrd:7d} |{nums} |"
+
+
+def _cnt_stat(label: str, v: List[float], w: int) -> str:
+    nums = f"{_r1(v[2]):5.1f}" + "".join(f"{_r1(x):7.1f}" for x in v[3:])
+    return f"|{_center(label, w)}|{_r1(v[0]):5.1f}{_r1(v[1]):7.1f} |{nums} |"
+
+
+@dataclass(frozen=True)
+class _SummaryTable:
+    """What differs between sclite's two ``SYSTEM SUMMARY`` tables (percentages, counts)."""
+
+    min_width: int  # narrowest speaker column
+    sum_label: str
+    row: Callable[[str, ErrorCounts, int], str]
+    values: Callable[[ErrorCounts], Tuple[float, ...]]  # the columns that get mean/S.D./median
+    stat: Callable[[str, List[float], int], str]
+
+
+_SUMMARY_TABLES = (
+    _SummaryTable(8, "Sum/Avg", _pct_row, lambda c: (c.snt, c.wrd) + c.percentages(), _pct_stat),
+    _SummaryTable(
+        6, "Sum", _cnt_row, lambda c: (c.snt, c.wrd, c.corr, c.sub, c.dele, c.ins, c.err, c.serr), _cnt_stat
+    ),
+)
+
+
+def _summary_table(
+    table: _SummaryTable, spk: Sequence[Tuple[str, ErrorCounts]], tot: ErrorCounts, system_name: str
+) -> List[str]:
+    """One ``SYSTEM SUMMARY`` table of sclite: a row per speaker, the total, mean/S.D./median."""
+    w = max([table.min_width] + [len(s) + 2 for s, _ in spk])
     inner = w + 1 + 13 + 1 + 41
     bar = "|" + "-" * w + "+" + "-" * 13 + "+" + "-" * 41 + "|"
     dbl = "|" + "=" * inner + "|"
-
-    def prow(name: str, c: ErrorCounts) -> str:
-        p = c.percentages()
-        nums = f"{_r1(p[0]):5.1f}" + "".join(f"{_r1(x):7.1f}" for x in p[1:]) + " "
-        return f"|{(' ' + name).ljust(w)}|{c.snt:5d}{c.wrd:7d} |{nums}|"
-
-    def stat_rows(fmt_name, values_of, numfmt) -> List[str]:
-        cols = list(zip(*[values_of(c) for _, c in spk]))
-        stats = [_mean_sd_median(list(col)) for col in cols]
-        rows = []
-        for k, label in enumerate(fmt_name):
-            v = [st[k] for st in stats]
-            rows.append(numfmt(label, v))
-        return rows
-
     ind = " " * max(0, (79 - (inner + 2)) // 2)
-    lines += ["", "", "", "SYSTEM SUMMARY PERCENTAGES by SPEAKER".center(80), ""]
+    lines = ["", "", "", "SYSTEM SUMMARY PERCENTAGES by SPEAKER".center(80), ""]
     lines.append(ind + "," + "-" * inner + ".")
     lines.append(ind + "|" + _center(system_name, inner) + "|")
     lines.append(ind + "|" + "-" * inner + "|")
     lines.append(ind + "|" + " SPKR".ljust(w) + "| # Snt # Wrd | Corr    Sub    Del    Ins    Err  S.Err |")
     lines.append(ind + bar)
     for i, (s, c) in enumerate(spk):
-        lines.append(ind + prow(s, c))
+        lines.append(ind + table.row(s, c, w))
         lines.append(ind + (bar if i < len(spk) - 1 else dbl))
-    lines.append(ind + prow("Sum/Avg", tot))
+    lines.append(ind + table.row(table.sum_label, tot, w))
     lines.append(ind + dbl)
-
-    def pct_stat(label: str, v: List[float]) -> str:
-        nums = f"{_r1(v[2]):5.1f}" + "".join(f"{_r1(x):7.1f}" for x in v[3:]) + " "
-        return f"{ind}|{_center(label, w)}|{_r1(v[0]):5.1f}{_r1(v[1]):7.1f} |{nums}|"
-
-    lines += stat_rows(
-        ["Mean", "S.D.", "Median"], lambda c: (c.snt, c.wrd) + c.percentages(), pct_stat
-    )
+    stats = [_mean_sd_median(list(col)) for col in zip(*[table.values(c) for _, c in spk])]
+    for k, label in enumerate(["Mean", "S.D.", "Median"]):
+        lines.append(ind + table.stat(label, [st[k] for st in stats], w))
     lines.append(ind + "`" + "-" * inner + "'")
+    return lines
 
-    # --- counts by speaker
-    w2 = max([6] + [len(s) + 2 for s, _ in spk])
-    inner2 = w2 + 1 + 13 + 1 + 41
-    bar2 = "|" + "-" * w2 + "+" + "-" * 13 + "+" + "-" * 41 + "|"
-    dbl2 = "|" + "=" * inner2 + "|"
 
-    def crow(name: str, c: ErrorCounts) -> str:
-        nums = f"{c.corr:5d}" + "".join(f"{x:7d}" for x in (c.sub, c.dele, c.ins, c.err, c.serr))
-        return f"|{(' ' + name).ljust(w2)}|{c.snt:5d}{c.wrd:7d} |{nums} |"
-
-    def cnt_stat(label: str, v: List[float]) -> str:
-        nums = f"{_r1(v[2]):5.1f}" + "".join(f"{_r1(x):7.1f}" for x in v[3:])
-        return f"{ind2}|{_center(label, w2)}|{_r1(v[0]):5.1f}{_r1(v[1]):7.1f} |{nums} |"
-
-    ind2 = " " * max(0, (79 - (inner2 + 2)) // 2)
-    lines += ["", "", "", "SYSTEM SUMMARY PERCENTAGES by SPEAKER".center(80), ""]
-    lines.append(ind2 + "," + "-" * inner2 + ".")
-    lines.append(ind2 + "|" + _center(system_name, inner2) + "|")
-    lines.append(ind2 + "|" + "-" * inner2 + "|")
-    lines.append(ind2 + "|" + " SPKR".ljust(w2) + "| # Snt # Wrd | Corr    Sub    Del    Ins    Err  S.Err |")
-    lines.append(ind2 + bar2)
-    for i, (s, c) in enumerate(spk):
-        lines.append(ind2 + crow(s, c))
-        lines.append(ind2 + (bar2 if i < len(spk) - 1 else dbl2))
-    lines.append(ind2 + crow("Sum", tot))
-    lines.append(ind2 + dbl2)
-    lines += stat_rows(
-        ["Mean", "S.D.", "Median"],
-        lambda c: (c.snt, c.wrd, c.corr, c.sub, c.dele, c.ins, c.err, c.serr),
-        cnt_stat,
-    )
-    lines.append(ind2 + "`" + "-" * inner2 + "'")
+def format_report(utts: Sequence[UttScore], system_name: str = "hyp.trn") -> str:
+    """A report with sclite's ``-o all`` layout: percentages and counts by speaker, alignments."""
+    spk = _per_speaker(utts)
+    tot = total_counts(utts)
+    lines: List[str] = []
+    for table in _SUMMARY_TABLES:
+        lines += _summary_table(table, spk, tot, system_name)
 
     # --- alignments
     lines += ["", "", "\t\tDUMP OF SYSTEM ALIGNMENT STRUCTURE", "", f"System name:   {system_name}", ""]
@@ -539,9 +532,7 @@ def score_dir(
     }
     if extra_info:
         result.update(extra_info)
-    with open(out / "result.json", "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2, ensure_ascii=False)
-        f.write("\n")
+    write_json(out / "result.json", result, sort_keys=False)
     logging.info("%s: %s %.2f%% (%s, %s normaliser)", out, metric.upper(), pct.err, used, normalizer)
     return result
 

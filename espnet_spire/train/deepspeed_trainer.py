@@ -121,6 +121,20 @@ def _as_float(x) -> Optional[float]:
     return float(x)
 
 
+def _average_nbest(
+    reporter: Reporter, output_dir: Path, options, keep_nbest: List[int], suffix: Optional[str] = None
+) -> None:
+    """ESPnet's n-best averaging, its ``.pth`` files written atomically (rank 0 only)."""
+    with atomic_torch_save():
+        average_nbest_models(
+            reporter=reporter,
+            output_dir=output_dir,
+            best_model_criterion=options.best_model_criterion,
+            nbest=keep_nbest,
+            suffix=suffix,
+        )
+
+
 class SpireDeepSpeedTrainer(DeepSpeedTrainer):
     """ESPnet's DeepSpeed trainer on the engine's device, with ESPnet's exp layout."""
 
@@ -241,13 +255,7 @@ class SpireDeepSpeedTrainer(DeepSpeedTrainer):
             logging.info(f"The training was finished at {options.max_epoch} epochs")
 
         if rank == 0:
-            with atomic_torch_save():
-                average_nbest_models(
-                    reporter=reporter,
-                    output_dir=output_dir,
-                    best_model_criterion=options.best_model_criterion,
-                    nbest=keep_nbest,
-                )
+            _average_nbest(reporter, output_dir, options, keep_nbest)
             # No barrier after this: the other ranks may exit while rank 0 exports (a long
             # rank-0-only step before a collective could hit the NCCL timeout).
             export_after_training(options)
@@ -341,14 +349,7 @@ class SpireDeepSpeedTrainer(DeepSpeedTrainer):
                 options.nbest_averaging_interval > 0
                 and iepoch % options.nbest_averaging_interval == 0
             ):
-                with atomic_torch_save():
-                    average_nbest_models(
-                        reporter=reporter,
-                        output_dir=output_dir,
-                        best_model_criterion=options.best_model_criterion,
-                        nbest=keep_nbest,
-                        suffix=f"till{iepoch}epoch",
-                    )
+                _average_nbest(reporter, output_dir, options, keep_nbest, f"till{iepoch}epoch")
             for e in range(1, iepoch):
                 p = output_dir / f"{e}epoch.pth"
                 if p.exists() and e not in nbests:

@@ -16,7 +16,6 @@ The pack (``.tar.gz``) holds that dir, the card, ``RESULTS.md`` when present and
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -24,6 +23,7 @@ import tarfile
 import time
 from typing import Dict, List, Optional, Sequence
 
+from espnet_spire.common.fileio import write_json
 from espnet_spire.common.hashing import sha256_file
 from espnet_spire.train.export import export_model_dir, strip_paths
 
@@ -173,9 +173,7 @@ def export_and_pack(model_dir: str, output_dir: str, tokenizer_dir: Optional[str
                         "kmeans_files": [os.path.abspath(p) for p in kmeans_files],
                         "configs": [os.path.abspath(p) for p in configs],
                         "results": os.path.abspath(results) if results_text else None, **summary})
-    with open(os.path.join(output_dir, "export_info.json"), "w", encoding="utf-8") as f:
-        json.dump(info, f, indent=2)
-        f.write("\n")
+    write_json(os.path.join(output_dir, "export_info.json"), info, sort_keys=False, ensure_ascii=True)
     if pack_path:
         os.makedirs(os.path.dirname(os.path.abspath(pack_path)), exist_ok=True)
         with tarfile.open(pack_path, "w:gz") as tar:

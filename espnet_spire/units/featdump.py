@@ -67,11 +67,9 @@ def dump_job(
         "format": out_format,
     }
     sig = jobs.signature(settings)
-    os.makedirs(output_dir, exist_ok=True)
-    if jobs.is_done(output_dir, sig):
-        logger.info("%s: already done, skipping", output_dir)
-        return jobs.read_done(output_dir).get("summary", {})
-    jobs.clear_done(output_dir)
+    done = jobs.finished_summary(output_dir, sig)
+    if done is not None:
+        return done
 
     chosen = [e for e in entries if keep_utterance(e.uttid, portion, seed)]
     logger.info("%s: %d of %d utterances selected (portion %.3g)", output_dir, len(chosen), len(entries), portion)

@@ -97,11 +97,9 @@ def label_job(
     settings_sig = jobs.signature(settings)
     keys_sha = sha256_text_lines(e.uttid for e in entries)
     sig = jobs.signature({"settings": settings_sig, "keys_sha256": keys_sha})
-    os.makedirs(output_dir, exist_ok=True)
-    if jobs.is_done(output_dir, sig):
-        logger.info("%s: already done, skipping", output_dir)
-        return jobs.read_done(output_dir).get("summary", {})
-    jobs.clear_done(output_dir)
+    done = jobs.finished_summary(output_dir, sig)
+    if done is not None:
+        return done
 
     assigner = Assigner(kmeans.centers, backend=opts.assign_backend, dtype=opts.assign_dtype,
                         device=getattr(extractor, "device", "cpu"))

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import os
+from typing import TYPE_CHECKING, List
+
+from espnet2.utils.build_dataclass import build_dataclass
 
 from espnet_spire.common.cli import optional_bool, seed_everything, setup_logging
-from espnet_spire.units.extractors import FEATURE_EXTRACTORS
-from espnet_spire.units.features import DTYPES, FeatureConfig
+from espnet_spire.units.extractors import FEATURE_EXTRACTORS, build_extractor
+from espnet_spire.units.features import DTYPES, FeatureConfig, FeatureExtractor
+
+if TYPE_CHECKING:
+    from espnet_spire.audio.wav_scp import WavEntry
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="Random seed (sampling, k-means)")
     parser.add_argument("--num_threads", type=int, default=1, help="torch CPU threads (0: torch default)")
     parser.add_argument("--log_level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+
+def add_job_input_args(parser: argparse.ArgumentParser) -> None:
+    """``--data_dir --key_file``: the stage-2 dump dir and the utterances of this job (stages 3 and 5)."""
+    parser.add_argument("--data_dir", required=True, help="Dump dir whose wav.scp lists 16 kHz mono files")
+    parser.add_argument("--key_file", default=None, help="Utterance ids of this job (default: all of wav.scp)")
 
 
 def add_feature_args(parser: argparse.ArgumentParser) -> None:
@@ -29,16 +42,21 @@ def add_feature_args(parser: argparse.ArgumentParser) -> None:
 
 
 def feature_config_from_args(args: argparse.Namespace) -> FeatureConfig:
-    return FeatureConfig(
-        feature_type=args.feature_type,
-        ssl_model=args.ssl_model,
-        layer=args.layer,
-        dtype=args.dtype,
-        batch_size=args.batch_size,
-        chunk_seconds=args.chunk_seconds,
-        normalize=args.normalize,
-        device=args.device,
-    )
+    """The options of :func:`add_feature_args` as a :class:`FeatureConfig` (ESPnet's builder: a
+    field missing from ``args`` is an error, not a silent default)."""
+    return build_dataclass(FeatureConfig, args)
+
+
+def job_entries(args: argparse.Namespace) -> List[WavEntry]:
+    """The ``wav.scp`` entries of this job (the options of :func:`add_job_input_args`)."""
+    from espnet_spire.audio.wav_scp import select_entries
+
+    return select_entries(os.path.join(args.data_dir, "wav.scp"), args.key_file)
+
+
+def extractor_from_args(args: argparse.Namespace) -> FeatureExtractor:
+    """The feature extractor the options of :func:`add_feature_args` describe."""
+    return build_extractor(feature_config_from_args(args))
 
 
 def setup(args: argparse.Namespace) -> None:
