@@ -280,13 +280,6 @@ def select(kinds: Sequence[str], lengths: Sequence[int], ratio: Optional[float],
     return keep, info
 
 
-def mix(docs: Sequence[Document], lengths: Sequence[int], ratio: Optional[float], max_tokens: Optional[int],
-        seed: int) -> Tuple[List[int], Dict[str, object]]:
-    """:func:`select` over :class:`Document` objects (indices as a list)."""
-    keep, info = select([KINDS.index(d.kind) for d in docs], lengths, ratio, max_tokens, seed)
-    return list(keep), info
-
-
 def pack_stream(lengths: Iterable[int], max_len: int, window: int = 64) -> Iterator[List[int]]:
     """First-fit packing of items (in the given order) into bins of ``max_len`` tokens, each bin
     yielded (in creation order) as soon as it can take no more items.
