@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import lm_fixtures as F
-from espnet_spire.lm.cpt_data import CptConfig, build_cpt_data, mix, pack, parse_ratio
+from espnet_spire.lm.cpt_data import CptConfig, build_cpt_data, pack, parse_ratio, select
 from espnet_spire.lm.token_data import read_split, read_stats
 from espnet_spire.units.dsu_format import pua
 
@@ -191,16 +191,13 @@ def test_pack_first_fit():
         pack([300], 256)
 
 
-def test_mix_cuts_the_larger_side():
-    from espnet_spire.lm.cpt_data import Document
-
-    docs = [Document(f"s{i}", "asr", "speech", "") for i in range(100)] + \
-        [Document(f"t{i}", "mono:en", "text", "") for i in range(10)]
-    keep, info = mix(docs, [10] * 110, 5.0, None, 0)
+def test_select_cuts_the_larger_side():
+    kinds = [0] * 100 + [1] * 10   # 100 speech documents, 10 text ones, 10 tokens each
+    keep, info = select(kinds, [10] * 110, 5.0, None, 0)
     assert info["text_tokens"] == 100 and info["speech_tokens"] == 500 and info["ratio_achieved"] == 5.0
-    keep, info = mix(docs, [10] * 110, 5.0, 300, 0)
+    keep, info = select(kinds, [10] * 110, 5.0, 300, 0)
     assert info["speech_tokens"] + info["text_tokens"] <= 300 and info["ratio_achieved"] == pytest.approx(5.0, rel=0.25)
-    keep, info = mix(docs, [10] * 110, None, None, 0)
+    keep, info = select(kinds, [10] * 110, None, None, 0)
     assert len(keep) == 110
 
 
