@@ -4,12 +4,12 @@
 A synthetic corpus is written per size: ``N`` utterances of units (K=500, lognormal lengths, about
 150 units) with transcripts, an MT dir of ``N/4`` aligned en/de lines and ``N/4`` monolingual
 lines. Each build runs in its own subprocess, which reports its peak RSS
-(``resource.getrusage``) after loading the tokenizer (the baseline) and after the build. With
-``--reference`` the in-memory builder it replaced (``tests/cpt_data_reference.py``) is measured
-on the same corpora.
+(``resource.getrusage``) after loading the tokenizer (the baseline) and after the build.
+(The in-memory builder that streaming replaced was measured the same way when it was replaced;
+its figures are kept in bench/RESULTS.md.)
 
     python bench/cpt_data_memory.py                          # 20k and 200k utterances, ~5 min on 2 cores
-    python bench/cpt_data_memory.py --sizes 2000 20000 --no-reference
+    python bench/cpt_data_memory.py --sizes 2000 20000
 
 Flat memory means the ratio of the peaks (large / small) stays near 1.
 """
@@ -75,13 +75,9 @@ def make_corpus(out: Path, n: int, seed: int = 0) -> Dict[str, str]:
 
 def child(args: argparse.Namespace) -> None:
     """One build in this process; prints peak RSS (MiB) after setup and after the build, as JSON."""
-    sys.path.insert(0, str(ROOT / "tests"))
     from transformers import AutoTokenizer
 
-    if args.child == "reference":
-        import cpt_data_reference as builder
-    else:
-        import espnet_spire.lm.cpt_data as builder
+    import espnet_spire.lm.cpt_data as builder
     from espnet_spire.lm.cpt_data import CptConfig
 
     AutoTokenizer.from_pretrained(args.tokenizer, local_files_only=True)
@@ -106,9 +102,7 @@ def measure(builder: str, tokenizer: str, corpus: Dict[str, str], out: Path) -> 
 def main(argv: List[str] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", nargs=2, type=int, default=[20000, 200000], help="utterances, small and large")
-    p.add_argument("--reference", action=argparse.BooleanOptionalAction, default=True,
-                   help="also measure the in-memory builder of tests/cpt_data_reference.py")
-    p.add_argument("--child", choices=["streaming", "reference"], help=argparse.SUPPRESS)
+    p.add_argument("--child", choices=["streaming"], help=argparse.SUPPRESS)
     p.add_argument("--tokenizer", help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
     p.add_argument("--corpus", help=argparse.SUPPRESS)
@@ -117,7 +111,7 @@ def main(argv: List[str] = None) -> int:
         child(args)
         return 0
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    builders = ["streaming"] + (["reference"] if args.reference else [])
+    builders = ["streaming"]
     with tempfile.TemporaryDirectory(prefix="cpt_mem.") as tmp:
         work = Path(tmp)
         tokenizer = make_tokenizer(work)
