@@ -17,9 +17,10 @@ def _write(d, files):
 
 
 def _pair(d, lang, ids, text=None):
+    speakers = sorted({u.split("-")[0] for u in ids})
     _write(d, {"wav.scp": [f"{u} /a/{u}.wav" for u in ids], "text": [f"{u} {text or 'hi'} {u}" for u in ids],
                "utt2spk": [f"{u} {u.split('-')[0]}" for u in ids], f"text.tc.{lang}": [f"{u} {lang} {u}" for u in ids],
-               "spk2utt": [f"{s} " + " ".join(u for u in ids if u.startswith(s)) for s in sorted({u.split('-')[0] for u in ids})]})
+               "spk2utt": [f"{s} " + " ".join(u for u in ids if u.startswith(s)) for s in speakers]})
 
 
 def test_join_keeps_the_utterances_of_every_pair(tmp_path):
