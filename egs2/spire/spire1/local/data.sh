@@ -209,7 +209,7 @@ st_pairs() {
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     # CoVoST-2 and FLEURS pairs read the same clips: joined into one dir (the utterances of every
     # pair). Europarl-ST pairs hold different segments: each pair copied with ids tagged -<xx>.
-    for c_split in covost2:train covost2:test fleurs:train fleurs:test; do
+    for c_split in covost2:train covost2:dev covost2:test fleurs:train fleurs:test; do
         c=${c_split%:*}; split=${c_split#*:}
         [[ " ${corpora} " == *" ${c} "* ]] || continue
         out=${data_root}/${c}_en_${split}_st
