@@ -176,3 +176,13 @@ def test_the_fixture_run_fits_the_ci_budget(full_run):
     _, log = full_run
     elapsed = int(re.search(r"Successfully finished\. \[elapsed=(\d+)s\]", log).group(1))
     assert elapsed < 300, f"the fixture run of the paper's setting took {elapsed} s"
+
+
+def test_local_data_sh_does_not_redo_prepared_dirs(full_run):
+    paper, _ = full_run
+    out = subprocess.run(["local/data.sh", *DATA_SIZES.split()], cwd=paper, env=ENV, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "Stage 1: preparing" not in out.stderr and "joined ->" not in out.stderr
+    assert "Stage 1: librispeech: already prepared" in out.stderr
+    assert "Stage 3: data/kmeans_subset exists, not redone" in out.stderr
+    assert "kmeans_subset: " in out.stderr   # stage 5 lists what is there
