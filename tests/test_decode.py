@@ -136,6 +136,10 @@ def test_stops_at_newline_and_eos(model_tok):
     out = dec.generate_ids([[1, 5], [1, 6, 7], [1]])
     assert out[0] == [he, llo, nl] and out[1] == [he] and out[2] == [llo] * 6
     assert dec.decode_text(out[0]) == tok.decode([he, llo]) and "\n" not in dec.decode_text(out[0])
+    # a carriage return (byte token <0x0D>) ends the one-line hypothesis too
+    cr = tok.convert_tokens_to_ids("<0x0D>")
+    assert cr != tok.unk_token_id
+    assert dec.decode_text([he, llo, cr, he]) == tok.decode([he, llo])
     fake.step = 0
     texts = GreedyDecoder(fake, tok, DecodeConfig(batch_size=3, max_new_tokens=6, sort_by_length=False)).generate(
         ["a", "b", "c"], progress=False)

@@ -159,19 +159,23 @@ def test_plan_lists_every_missing_or_invalid_input(tmp_path):
 def paper_with_corpora(tmp_path: Path) -> Path:
     r = copy_recipe(PAPER, tmp_path / "paper")
     root = tmp_path / "corpora"
-    files = {"LIBRISPEECH": "test-clean/", "MLS": "train/transcripts.txt", "GIGASPEECH": "GigaSpeech.json",
-             "SPGISPEECH": "train.csv", "VOXPOPULI": "asr_train.tsv", "COMMONVOICE": "en/validated.tsv",
-             "COVOST2": "covost_v2.en_de.tsv", "FLEURS": "en_us/test.tsv", "EUROPARL_ST": "en/audios/",
-             "TOWERBLOCKS": "train.jsonl"}
+    files = [("LIBRISPEECH", "LibriSpeech/test-clean/"), ("MLS", "train/transcripts.txt"),
+             ("GIGASPEECH", "GigaSpeech.json"), ("SPGISPEECH", "train.csv"),
+             ("VOXPOPULI", "transcribed_data/en/asr_train.tsv"),
+             ("COMMONVOICE", "cv-corpus-18.0-2024-06-14/en/train.tsv"),
+             ("COMMONVOICE", "cv-corpus-18.0-2024-06-14/en/clips/"), ("COVOST2", "covost_v2.en_de.tsv"),
+             ("FLEURS", "en_us/test.tsv"), ("EUROPARL_ST", "en/audios/"), ("FLORES200", "flores200_dataset/devtest/"),
+             ("WMT23", "wmt23-news-systems-v.0.1/"), ("TOWERBLOCKS", "train.jsonl"), ("TOWER_CPT_TEXT", "mono/")]
     lines = []
-    for var, rel in files.items():
+    for var, rel in files:
         p = root / var.lower() / rel
         if rel.endswith("/"):
             p.mkdir(parents=True)
         else:
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_text("")
-        lines.append(f"{var}={root / var.lower()}")
+        if f"{var}={root / var.lower()}" not in lines:
+            lines.append(f"{var}={root / var.lower()}")
     (r / "db.sh").write_text("# shellcheck shell=bash\n" + "\n".join(lines) + "\n")
     return r
 
@@ -189,3 +193,15 @@ def test_plan_of_the_paper_recipe_checks_the_corpora(tmp_path):
     assert f"corpus gigaspeech: GIGASPEECH={tmp_path}/corpora/gigaspeech (db.sh) has no GigaSpeech.json" in out.stderr
     assert f"corpus fleurs: FLEURS={tmp_path}/corpora/fleurs (db.sh) does not exist" in out.stderr
     assert "corpus mls" not in out.stderr
+
+
+def test_plan_of_the_paper_recipe_names_a_corpus_missing_from_db_sh(tmp_path):
+    r = paper_with_corpora(tmp_path)
+    db = (r / "db.sh").read_text()
+    (r / "db.sh").write_text("".join(line + "\n" for line in db.splitlines() if not line.startswith("WMT23=")))
+    out = plan(r)
+    assert out.returncode != 0
+    assert "corpus wmt23: WMT23 is not set in db.sh" in out.stderr
+    assert "nothing was started" in out.stderr
+    assert "corpus mls" not in out.stderr
+    assert not (r / "data").exists() and not (r / "exp").exists()

@@ -112,18 +112,21 @@ def test_no_demo_setting_reaches_the_paper_recipe(tmp_path):
     out = run("--dry_run", "true", "--expdir", str(tmp_path / "exp"), cwd=PAPER)
     assert out.returncode == 0, out.stderr
     assert stages_that_would_run(out.stderr) == list(range(1, 15))
-    assert "--config" not in out.stderr.splitlines()[0]
+    # run.sh reads the paper's configuration, and no other
+    assert re.findall(r"--config (\S+)", out.stderr.splitlines()[0]) == ["conf/spire.conf"]
 
 
-def test_paper_recipe_stage1_says_what_to_provide(tmp_path):
+def test_paper_recipe_stage1_names_the_missing_corpora(tmp_path):
     from recipe_paths import RECIPE_ENV, copy_recipe
 
     work = copy_recipe(PAPER, tmp_path / "spire1")
     out = subprocess.run(["./run.sh", "--stop_stage", "1"], cwd=work, env=RECIPE_ENV,
                          capture_output=True, text=True)
     assert out.returncode != 0
-    assert "the full-scale corpus preparation is not available yet" in out.stderr
-    assert "data/train_asr, data/dev_asr and each test set" in out.stderr
+    assert "corpora of db.sh are missing (nothing was prepared)" in out.stderr
+    assert "corpus librispeech: LIBRISPEECH is not set in db.sh" in out.stderr
+    assert "corpus tower_cpt_text: TOWER_CPT_TEXT is not set in db.sh" in out.stderr
+    assert not (work / "data").exists()
 
 
 def test_template_needs_the_data_sets(tmp_path):

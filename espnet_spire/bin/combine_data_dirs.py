@@ -6,6 +6,10 @@
 Per-utterance files (text, text.tc.<lang>, utt2spk, wav.scp, ...) are merged by id in
 ``LC_ALL=C`` order; ``--units_root R`` also merges ``R/<name of each dir>/units``. An id in two
 dirs is an error. ``combined_from.json`` lists the sources and line counts.
+``--join_pairs`` instead joins the per-pair dirs of one ST corpus, which share their utterances,
+into one dir carrying every ``text.tc.<lang>``; ``--tag_pair TAG`` copies one pair dir with its
+ids suffixed ``-TAG``, so that pair dirs holding different utterances combine
+(:mod:`espnet_spire.data.pair_union`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import List, Optional
 
 from espnet_spire.common.cli import run_cli, setup_logging
 from espnet_spire.data.combine import combine_data_dirs
+from espnet_spire.data.pair_union import join_pair_dirs, tag_pair_dir
 
 logger = logging.getLogger("combine_data_dirs")
 
@@ -27,6 +32,10 @@ def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--output_dir", required=True, help="the combined dir, e.g. dump/roles/<role>")
     p.add_argument("--units_root", default=None, help="also merge <units_root>/<dir name>/units")
+    p.add_argument("--join_pairs", action="store_true",
+                   help="join the pair dirs of one ST corpus (shared ids allowed if their files agree)")
+    p.add_argument("--tag_pair", default=None, metavar="TAG",
+                   help="copy the one source dir with every id suffixed -TAG")
     p.add_argument("--log_level", default="INFO")
     p.add_argument("src_dirs", nargs="+", help="data dirs to combine")
     return p
@@ -38,6 +47,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     setup_logging(args.log_level)
 
     def run() -> None:
+        if args.tag_pair:
+            if len(args.src_dirs) != 1 or args.units_root or args.join_pairs:
+                raise ValueError("--tag_pair copies exactly one data dir (no --units_root, no --join_pairs)")
+            facts = tag_pair_dir(args.output_dir, args.src_dirs[0], args.tag_pair)
+            logger.info("tagged %s -> %s (ids -%s): %s", args.src_dirs[0], args.output_dir, args.tag_pair,
+                        ", ".join(f"{k} {v}" for k, v in facts["lines"].items()))
+            return
+        if args.join_pairs:
+            if args.units_root:
+                raise ValueError("--join_pairs joins data dirs only (no --units_root)")
+            facts = join_pair_dirs(args.output_dir, args.src_dirs)
+            logger.info("joined the pairs of %s -> %s: %s", " ".join(args.src_dirs), args.output_dir,
+                        ", ".join(f"{k} {v}" for k, v in facts["lines"].items()))
+            return
         units = None
         if args.units_root:
             units = [os.path.join(args.units_root, os.path.basename(os.path.normpath(d)), "units")

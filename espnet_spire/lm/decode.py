@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -207,10 +208,14 @@ class GreedyDecoder:
         return out
 
     def decode_text(self, ids: Sequence[int]) -> str:
-        """Generated ids -> text up to (not including) the first newline."""
+        """Generated ids -> text up to (not including) the first line break.
+
+        A carriage return ends the line too: it does not stop generation (only a newline token
+        does), but a hypothesis is one line of a Kaldi text file.
+        """
         text = self.tok.decode(list(ids), skip_special_tokens=True)
         if self.cfg.stop_at_newline:
-            text = text.split("\n", 1)[0]
+            text = re.split(r"[\r\n]", text, maxsplit=1)[0]
         return text
 
     def generate(self, prompts: Sequence[str], progress: bool = True) -> List[str]:

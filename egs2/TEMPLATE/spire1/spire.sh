@@ -663,7 +663,8 @@ if run_stage 10; then
                 for _r in it_asr st pseudo_st; do
                     _vars+=(--var "${_r}_dir=data/${valid_set}" --var "${_r}_units=${dumpdir}/units/${valid_set}/units")
                 done
-                _vars+=(--var it_mt_dir="data/${valid_set}" --var train_set="${valid_set}" --var mt_train_set="${valid_set}")
+                # (no MT validation when the MT role is empty: the dev set need not have parallel text)
+                _vars+=(--var it_mt_dir="${it_mt_sets:+data/${valid_set}}" --var train_set="${valid_set}" --var mt_train_set="${valid_set}")
                 _pseudo=""
             fi
             # shellcheck disable=SC2086
