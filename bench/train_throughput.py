@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import List, Sequence
+from typing import List
 
 import numpy as np
 
@@ -49,29 +49,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(REPO / "tools" / "torch_extensions"))
-
-
-def first_fit(lengths: Sequence[int], max_len: int) -> List[List[int]]:
-    bins, room = [], []
-    for i, n in enumerate(lengths):
-        for b in range(len(bins)):
-            if room[b] >= n:
-                bins[b].append(i)
-                room[b] -= n
-                break
-        else:
-            bins.append([i])
-            room.append(max_len - n)
-    return bins
-
-
-def get_packer():
-    try:
-        from espnet_spire.lm.cpt_data import pack
-
-        return pack, "espnet_spire.lm.cpt_data.pack"
-    except Exception:  # the builder module is optional here
-        return first_fit, "bench first-fit (espnet_spire.lm.cpt_data not importable)"
 
 
 def make_docs(n: int, mean: float, max_len: int, vocab: int, seed: int) -> List[List[int]]:
@@ -164,7 +141,9 @@ def main(argv=None) -> int:
 
     docs = make_docs(args.docs, args.mean_len, args.max_len, args.vocab, args.seed)
     real_tokens = sum(len(d) for d in docs)
-    pack, packer_name = get_packer()
+    from espnet_spire.lm.cpt_data import pack
+
+    packer_name = "espnet_spire.lm.cpt_data.pack"
     bins = pack([len(d) for d in docs], args.max_len)
     write_split(work / "data/unpacked", unpacked_samples(docs))
     write_split(work / "data/packed", packed_samples(docs, bins, args.max_len, pad_id=2))
