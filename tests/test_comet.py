@@ -157,3 +157,57 @@ def test_encoder_named_by_hub_id_needs_local_copy(models, base_run, tmp_path):
         comet.run_comet(SRC, MT, REF, m, batch_size=2)
     r = comet.run_comet(SRC, MT, REF, m, batch_size=2, encoder_dir=m / "encoder")
     assert r.scores == pytest.approx(base_run.scores, abs=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_score_list_runs_comet_once_for_many_dirs(models, tmp_path):
+    """`score_decode_dir --list`: an ASR dir and two translation dirs in one process; COMET-22 and
+    CometKiwi run once each over both translation dirs, and every dir gets the scores a run of its
+    own gives."""
+    ids = [f"u{k}" for k in range(len(SRC))]
+    data = tmp_path / "data" / "test"
+    data.mkdir(parents=True)
+    for name, lines in (("text.tc.de", REF), ("text.tc.en", SRC), ("text", SRC)):
+        (data / name).write_text("".join(f"{i} {t}\n" for i, t in zip(ids, lines)), encoding="utf-8")
+    (data / "utt2spk").write_text("".join(f"{i} {i}\n" for i in ids), encoding="utf-8")
+    dirs = {}
+    for model, hyps in (("a", MT), ("b", MT[::-1])):
+        d = tmp_path / "exp" / model / "decode" / "test" / "st_de"
+        d.mkdir(parents=True)
+        (d / "text").write_text("".join(f"{i} {t}\n" for i, t in zip(ids, hyps)), encoding="utf-8")
+        dirs[model] = d
+    asr = tmp_path / "exp" / "a" / "decode" / "test" / "asr"
+    asr.mkdir(parents=True)
+    (asr / "text").write_text("".join(f"{i} {t}\n" for i, t in zip(ids, SRC[:-1] + ["a cat"])), encoding="utf-8")
+    lst = tmp_path / "list.tsv"
+    de = data / "text.tc.de"
+    lst.write_text(f"{dirs['a']}\t{de}\n{asr}\t{data / 'text'}\n\n{dirs['b']}\t{de}\n")
+    comet_opts = ["--spbleu", "false", "--comet_model", str(models["comet"]),
+                  "--cometkiwi_model", str(models["kiwi"]), "--comet_batch_size", "2"]
+    score_decode_dir.main(["--task", "auto", "--list", str(lst), *comet_opts])
+    listed = {m: json.loads((d / "scores.json").read_text()) for m, d in dirs.items()}
+    assert json.loads((asr / "scores.json").read_text())["metrics"]["wer"] == pytest.approx(100 * 2 / 18, abs=0.01)
+    assert "comet" not in json.loads((asr / "scores.json").read_text())["metrics"]
+    for m, d in dirs.items():
+        alone = tmp_path / "alone" / m / "st_de"
+        alone.mkdir(parents=True)
+        (alone / "text").write_text((d / "text").read_text(encoding="utf-8"), encoding="utf-8")
+        score_decode_dir.main(["--task", "auto", "--ref", str(data / "text.tc.de"), "--hyp_dir", str(alone),
+                               *comet_opts])
+        own = json.loads((alone / "scores.json").read_text())
+        for metric in ("bleu", "chrf", "comet", "cometkiwi"):
+            assert listed[m]["metrics"][metric] == pytest.approx(own["metrics"][metric], abs=1e-3), (m, metric)
+        assert json.loads((d / "score_comet" / "result.json").read_text())["n_segments"] == len(ids)
+    assert listed["a"]["metrics"]["comet"] != pytest.approx(listed["b"]["metrics"]["comet"], abs=1e-6)
+
+
+def test_score_list_is_checked(tmp_path, capsys):
+    lst = tmp_path / "list.tsv"
+    lst.write_text("only_one_field\n")
+    with pytest.raises(SystemExit):
+        score_decode_dir.main(["--task", "auto", "--list", str(lst)])
+    assert f"{lst}:1: expected 2 tab-separated fields (hyp_dir, ref)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        score_decode_dir.main(["--task", "auto", "--list", str(lst), "--src", "x"])
+    assert "--list replaces --hyp_dir" in capsys.readouterr().err

@@ -204,3 +204,32 @@ def test_cli_bf16_and_keys(setup, tmp_path):
     info = json.load(open(os.path.join(out, "asr", "decode_info.json")))
     assert info["dtype"] == "bfloat16" and info["chat_template"] is True
     assert len(open(os.path.join(out, "mt_en_fr", "text")).read().splitlines()) == 0  # keys filter MT ids too
+
+
+def test_cli_job_list_decodes_several_sets_with_one_model_load(setup, tmp_path):
+    """`--job_list`: two test sets in one process give the files two separate runs give."""
+    from espnet_spire.bin import spire_lm_decode
+
+    keys = tmp_path / "keys"
+    keys.write_text("u01\nu03\n")
+    common = ["--model_dir", setup["model_dir"], "--max_new_tokens", "8", "--batch_size", "2"]
+    sep = tmp_path / "separate"
+    assert spire_lm_decode.main([*common, "--tasks", "asr", "mt_en_fr", "--units", setup["units"],
+                                 "--mt_text_dir", setup["text_dir"], "--output_dir", str(sep / "a")]) == 0
+    assert spire_lm_decode.main([*common, "--tasks", "mt_en_fr", "--mt_text_dir", setup["text_dir"],
+                                 "--keys_file", str(keys), "--output_dir", str(sep / "b")]) == 0
+    one = tmp_path / "one"
+    lst = tmp_path / "jobs.tsv"
+    lst.write_text(f"{one / 'a'}\t-\t{setup['units']}\t{setup['text_dir']}\tasr mt_en_fr\n"
+                   f"{one / 'b'}\t{keys}\t-\t{setup['text_dir']}\tmt_en_fr\n")
+    assert spire_lm_decode.main([*common, "--job_list", str(lst)]) == 0
+    for rel in ("a/asr/text", "a/mt_en_fr/text", "a/mt_en_fr/prompts.jsonl", "b/mt_en_fr/text"):
+        assert (one / rel).read_bytes() == (sep / rel).read_bytes(), rel
+    assert not (one / "b" / "asr").exists()
+    bad = tmp_path / "bad.tsv"
+    bad.write_text(f"{one / 'c'}\t-\t-\t{setup['text_dir']}\tasr\n")
+    with pytest.raises(SystemExit):
+        spire_lm_decode.main([*common, "--job_list", str(bad)])
+    bad.write_text("x\ty\n")
+    with pytest.raises(SystemExit):
+        spire_lm_decode.main([*common, "--job_list", str(bad)])

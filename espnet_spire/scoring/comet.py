@@ -170,6 +170,18 @@ def run_comet(
     )
 
 
+@dataclass
+class CometRequest:
+    """The segments of one output dir to score (one decode dir's ``score_comet/``)."""
+
+    ids: Sequence[str]
+    srcs: Sequence[str]
+    hyps: Sequence[str]
+    refs: Optional[Sequence[str]]
+    out_dir: PathLike
+    extra_info: Optional[Dict] = None
+
+
 def score_dir(
     ids: Sequence[str],
     srcs: Sequence[str],
@@ -183,10 +195,39 @@ def score_dir(
 ) -> Dict:
     """Run COMET and write ``out_dir``: ``result.json``, ``result.txt``, ``segment_scores``
     (Kaldi ``uttid score``) and ``segments.json`` (src/mt/ref/score per segment)."""
+    return score_dirs([CometRequest(ids, srcs, hyps, refs, out_dir, extra_info)], model, metric, **kwargs)[0]
+
+
+def score_dirs(requests: Sequence[CometRequest], model: PathLike, metric: str = "comet", **kwargs) -> List[Dict]:
+    """:func:`score_dir` for many dirs with ONE COMET run: the model is loaded once (a process
+    and a model load cost seconds each, and stage 13 scores hundreds of task dirs). Segment scores
+    do not depend on the other segments (up to the float rounding of batch padding), so each dir
+    gets what a run of its own would give."""
+    if not requests:
+        return []
+    free = [r.refs is None for r in requests]
+    if any(free) and not all(free):
+        raise ValueError("score_dirs: mix of reference-free and reference-based requests")
+    srcs = [s for r in requests for s in r.srcs]
+    hyps = [h for r in requests for h in r.hyps]
+    refs = None if all(free) else [x for r in requests for x in r.refs]
+    res = run_comet(srcs, hyps, refs, model, **kwargs)
+    results, start = [], 0
+    for r in requests:
+        n = len(r.hyps)
+        part = CometResult(**{**res.__dict__, "scores": res.scores[start:start + n],
+                              "system_score": system_score(res.scores[start:start + n])})
+        start += n
+        results.append(_write_dir(r, part, model, metric))
+    return results
+
+
+def _write_dir(req: CometRequest, res: CometResult, model: PathLike, metric: str) -> Dict:
+    """One request's score dir from its share of a COMET run."""
     from espnet_spire.common.kaldi_dir import write_kaldi_file
 
-    res = run_comet(srcs, hyps, refs, model, **kwargs)
-    out = Path(out_dir)
+    ids, srcs, hyps, refs = req.ids, req.srcs, req.hyps, req.refs
+    out = Path(req.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_kaldi_file(out / "segment_scores", [(i, repr(s)) for i, s in zip(ids, res.scores)])
     segs = []
@@ -210,8 +251,8 @@ def score_dir(
         "versions": res.versions,
         "signature": comet_signature(res, refs is None),
     }
-    if extra_info:
-        result.update(extra_info)
+    if req.extra_info:
+        result.update(req.extra_info)
     write_json(out / "result.json", result, sort_keys=False)
     (out / "result.txt").write_text(
         f"{metric} = {res.system_score:.4f} (mean of {len(res.scores)} segment scores)\n"

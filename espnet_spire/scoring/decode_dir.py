@@ -15,7 +15,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet_spire.common.fileio import PathLike, write_json
 from espnet_spire.scoring.textio import load_hypotheses, pair_up, read_text, read_utt2spk
@@ -107,6 +107,18 @@ def _default_src(ref_file: PathLike, src_lang: str) -> Optional[Path]:
     return None
 
 
+@dataclass
+class ScoreJob:
+    """One decode dir to score: its hypotheses, reference and task."""
+
+    hyp_dir: PathLike
+    ref_file: PathLike
+    task: TaskInfo
+    src_file: Optional[PathLike] = None
+    utt2spk_file: Optional[PathLike] = None
+    hyp_file: Optional[PathLike] = None
+
+
 def score_decode_dir(
     hyp_dir: PathLike,
     ref_file: PathLike,
@@ -118,12 +130,53 @@ def score_decode_dir(
 ) -> Dict:
     """Score ``hyp_dir/text`` (or ``hyp_file``) against ``ref_file``; write the score dirs and
     ``scores.json``; return the summary."""
-    from espnet_spire.scoring import bleu as bleu_mod
+    return score_decode_dirs([ScoreJob(hyp_dir, ref_file, task, src_file, utt2spk_file, hyp_file)], opts)[0]
+
+
+def score_decode_dirs(jobs: Sequence[ScoreJob], opts: ScoreOptions) -> List[Dict]:
+    """:func:`score_decode_dir` for many dirs in one process: WER/BLEU per dir, then COMET-22 and
+    CometKiwi each in ONE run over the segments of every translation dir (stage 13 scores hundreds
+    of task dirs; a COMET process and model load per dir would cost seconds each)."""
     from espnet_spire.scoring import comet as comet_mod
+
+    summaries, pending = [], []
+    for job in jobs:
+        summary, comet_inputs = _score_without_comet(job, opts)
+        summaries.append(summary)
+        if comet_inputs is not None:
+            pending.append((summary, job, comet_inputs))
+    kw = dict(comet_python=opts.comet_python, batch_size=opts.comet_batch_size, gpus=opts.comet_gpus,
+              precision=opts.comet_precision)
+    for metric, model, encoder_dir, with_refs in (
+        ("comet", opts.comet_model, opts.comet_encoder_dir, True),
+        ("cometkiwi", opts.cometkiwi_model, opts.cometkiwi_encoder_dir, False),
+    ):
+        if not model or not pending:
+            continue
+        requests = [
+            comet_mod.CometRequest(ids, srcs, hyps, refs if with_refs else None,
+                                   Path(job.hyp_dir) / f"score_{metric}", common)
+            for _, job, (ids, srcs, hyps, refs, common) in pending
+        ]
+        results = comet_mod.score_dirs(requests, model, metric=metric, encoder_dir=encoder_dir, **kw)
+        for (summary, _, _), r in zip(pending, results):
+            summary["metrics"][metric] = r["system_score"]
+            summary["signatures"][metric] = r["signature"]
+            summary["score_dirs"][metric] = f"score_{metric}"
+    for summary, job in zip(summaries, jobs):
+        write_json(Path(job.hyp_dir) / SCORES_FILE, summary, sort_keys=False)
+        logging.info("%s: %s", job.hyp_dir, ", ".join(f"{k}={v:.2f}" for k, v in summary["metrics"].items()))
+    return summaries
+
+
+def _score_without_comet(job: ScoreJob, opts: ScoreOptions) -> Tuple[Dict, Optional[Tuple]]:
+    """WER/CER or BLEU/spBLEU/chrF of one dir; and, for translation with a COMET model, the
+    ``(ids, srcs, hyps, refs, common)`` COMET needs."""
+    from espnet_spire.scoring import bleu as bleu_mod
     from espnet_spire.scoring import wer as wer_mod
 
-    hyp_dir = Path(hyp_dir)
-    hyp_path = Path(hyp_file) if hyp_file else hyp_dir / "text"
+    hyp_dir, ref_file, task = Path(job.hyp_dir), job.ref_file, job.task
+    hyp_path = Path(job.hyp_file) if job.hyp_file else hyp_dir / "text"
     refs = read_text(ref_file)
     hyps = read_text(hyp_path)
     paired = pair_up(refs, hyps, allow_missing=opts.allow_missing, what=f"{hyp_path}: ")
@@ -143,7 +196,7 @@ def score_decode_dir(
     common = {"n_missing_hyps": len(paired.missing), "ref": summary["ref"], "hyp": summary["hyp"]}
 
     if task.kind == "asr":
-        utt2spk_path = utt2spk_file or (Path(ref_file).parent / "utt2spk")
+        utt2spk_path = job.utt2spk_file or (Path(ref_file).parent / "utt2spk")
         utt2spk = read_utt2spk(utt2spk_path)
         levels = ["word"] + (["char"] if opts.cer else [])
         for level in levels:
@@ -161,55 +214,31 @@ def score_decode_dir(
             )
             summary["normalizer"] = res["normalizer_description"]
             summary["score_dirs"][metric] = f"score_{metric}"
+        return summary, None
+
+    res = bleu_mod.score_dir(
+        paired.ids, paired.refs, paired.hyps, hyp_dir / "score_bleu", spbleu=opts.spbleu,
+        flores200_spm=opts.flores200_spm, bleu_tokenize=opts.bleu_tokenize,
+        tgt_lang=task.tgt_lang, extra_info=common,
+    )
+    summary["metrics"]["bleu"] = res["bleu"]
+    summary["metrics"]["chrf"] = res["chrf"]
+    if res["spbleu"] is not None:
+        summary["metrics"]["spbleu"] = res["spbleu"]
+        summary["flores200_spm_sha256"] = res["details"]["spbleu"]["flores200_spm_sha256"]
     else:
-        res = bleu_mod.score_dir(
-            paired.ids, paired.refs, paired.hyps, hyp_dir / "score_bleu", spbleu=opts.spbleu,
-            flores200_spm=opts.flores200_spm, bleu_tokenize=opts.bleu_tokenize,
-            tgt_lang=task.tgt_lang, extra_info=common,
-        )
-        summary["metrics"]["bleu"] = res["bleu"]
-        summary["metrics"]["chrf"] = res["chrf"]
-        if res["spbleu"] is not None:
-            summary["metrics"]["spbleu"] = res["spbleu"]
-            summary["flores200_spm_sha256"] = res["details"]["spbleu"]["flores200_spm_sha256"]
-        else:
-            summary["spbleu_skipped"] = "--spbleu false"
-        for k, v in res["signatures"].items():
-            summary["signatures"][k] = v
-        summary["score_dirs"]["bleu"] = "score_bleu"
-
-        if opts.comet_model or opts.cometkiwi_model:
-            src_path = Path(src_file) if src_file else _default_src(ref_file, task.src_lang)
-            if src_path is None:
-                raise ValueError(
-                    f"COMET needs the source text: pass --src (e.g. data/<set>/text.tc.{task.src_lang})"
-                )
-            srcs_all = read_text(src_path)
-            lost = [k for k in paired.ids if k not in srcs_all]
-            if lost:
-                raise ValueError(f"{src_path}: no source text for {len(lost)} utterances, e.g. {lost[:3]}")
-            srcs = [srcs_all[k] for k in paired.ids]
-            summary["src"] = os.path.abspath(src_path)
-            kw = dict(comet_python=opts.comet_python, batch_size=opts.comet_batch_size, gpus=opts.comet_gpus,
-                      precision=opts.comet_precision)
-            if opts.comet_model:
-                r = comet_mod.score_dir(
-                    paired.ids, srcs, paired.hyps, paired.refs, hyp_dir / "score_comet",
-                    opts.comet_model, metric="comet", encoder_dir=opts.comet_encoder_dir, extra_info=common, **kw,
-                )
-                summary["metrics"]["comet"] = r["system_score"]
-                summary["signatures"]["comet"] = r["signature"]
-                summary["score_dirs"]["comet"] = "score_comet"
-            if opts.cometkiwi_model:
-                r = comet_mod.score_dir(
-                    paired.ids, srcs, paired.hyps, None, hyp_dir / "score_cometkiwi",
-                    opts.cometkiwi_model, metric="cometkiwi", encoder_dir=opts.cometkiwi_encoder_dir,
-                    extra_info=common, **kw,
-                )
-                summary["metrics"]["cometkiwi"] = r["system_score"]
-                summary["signatures"]["cometkiwi"] = r["signature"]
-                summary["score_dirs"]["cometkiwi"] = "score_cometkiwi"
-
-    write_json(hyp_dir / SCORES_FILE, summary, sort_keys=False)
-    logging.info("%s: %s", hyp_dir, ", ".join(f"{k}={v:.2f}" for k, v in summary["metrics"].items()))
-    return summary
+        summary["spbleu_skipped"] = "--spbleu false"
+    for k, v in res["signatures"].items():
+        summary["signatures"][k] = v
+    summary["score_dirs"]["bleu"] = "score_bleu"
+    if not (opts.comet_model or opts.cometkiwi_model):
+        return summary, None
+    src_path = Path(job.src_file) if job.src_file else _default_src(ref_file, task.src_lang)
+    if src_path is None:
+        raise ValueError(f"COMET needs the source text: pass --src (e.g. data/<set>/text.tc.{task.src_lang})")
+    srcs_all = read_text(src_path)
+    lost = [k for k in paired.ids if k not in srcs_all]
+    if lost:
+        raise ValueError(f"{src_path}: no source text for {len(lost)} utterances, e.g. {lost[:3]}")
+    summary["src"] = os.path.abspath(src_path)
+    return summary, (paired.ids, [srcs_all[k] for k in paired.ids], paired.hyps, paired.refs, common)
