@@ -110,20 +110,24 @@ opts = {{args[i]: args[i + 1] for i in range(len(args) - 1) if args[i].startswit
 if mod == "espnet_spire.bin.combine_data_dirs":
     sys.argv = [mod] + args[2:]
     runpy.run_module(mod, run_name="__main__")
-elif mod == "espnet_spire.bin.format_wav_scp" and "--merge" in args:
-    shutil.copy(os.path.join(opts["--data_dir"], "wav.scp"), os.path.join(opts["--out_dir"], "wav.scp"))
+def rows(flag):
+    with open(opts[flag]) as f:
+        return [line.rstrip("\\n").split("\\t") for line in f if line.strip()]
+if mod == "espnet_spire.bin.format_wav_scp" and "--merge" in args:
+    for data_dir, out_dir, _ in rows("--merge_list"):
+        shutil.copy(os.path.join(data_dir, "wav.scp"), os.path.join(out_dir, "wav.scp"))
 elif mod == "espnet_spire.bin.label_units" and args[2] == "merge":
-    raw = opts["--logdir"].replace("/units/", "/raw/").rsplit("/logdir", 1)[0]
-    with open(os.path.join(raw, "wav.scp")) as f, open(os.path.join(opts["--output_dir"], "units"), "w") as u:
-        u.writelines(line.split()[0] + " \\ue000\\n" for line in f)
-    open(os.path.join(opts["--output_dir"], "failed"), "w").close()
+    for logdir, _, out_dir in rows("--merge_list"):
+        raw = logdir.replace("/units/", "/raw/").rsplit("/logdir", 1)[0]
+        with open(os.path.join(raw, "wav.scp")) as f, open(os.path.join(out_dir, "units"), "w") as u:
+            u.writelines(line.split()[0] + " \\ue000\\n" for line in f)
+        open(os.path.join(out_dir, "failed"), "w").close()
 elif mod == "espnet_spire.bin.spire_lm_decode":
-    tasks = args[args.index("--tasks") + 1:]
-    tasks = tasks[:next((i for i, a in enumerate(tasks) if a.startswith("--")), len(tasks))]
-    for t in tasks:
-        os.makedirs(os.path.join(opts["--output_dir"], t), exist_ok=True)
-        shutil.copy(opts["--keys_file"], os.path.join(opts["--output_dir"], t, "text"))
-        open(os.path.join(opts["--output_dir"], t, "prompts.jsonl"), "w").close()
+    for out_dir, keys, _, _, tasks in rows("--job_list"):
+        for t in tasks.split():
+            os.makedirs(os.path.join(out_dir, t), exist_ok=True)
+            shutil.copy(keys, os.path.join(out_dir, t, "text"))
+            open(os.path.join(out_dir, t, "prompts.jsonl"), "w").close()
 """
 
 
@@ -164,14 +168,27 @@ def _calls(calls, module, *flags):
     return [c for c in calls if c[:2] == ["-m", module] and all(f in c for f in flags)]
 
 
+def _rows(work, call, flag):
+    """The tab-separated lines of the job list a call was given (JOB already substituted)."""
+    lines = (work / call[call.index(flag) + 1]).read_text().splitlines()
+    return [line.split("\t") for line in lines if line.strip()]
+
+
 def test_every_speech_dir_is_processed_once_and_kmeans_reads_its_sets(recipe):
     work = recipe[0]
     out, calls = _run(recipe, "--stage", "2", "--stop_stage", "5")
     assert out.returncode == 0, out.stderr
     assert "Data roles: speech sets (stages 2-5): a b v t" in out.stderr
-    merged = [c[c.index("--data_dir") + 1] for c in _calls(calls, "espnet_spire.bin.format_wav_scp", "--merge")]
+    merges = _calls(calls, "espnet_spire.bin.format_wav_scp", "--merge")
+    assert len(merges) == 1      # one process merges every set
+    merged = [r[0] for r in _rows(work, merges[0], "--merge_list")]
     assert merged == ["data/a", "data/b", "data/v", "data/t"]
-    labelled = [c[c.index("--output_dir") + 1] for c in _calls(calls, "espnet_spire.bin.label_units", "merge")]
+    jobs = _calls(calls, "espnet_spire.bin.format_wav_scp", "--job_list")
+    assert len(jobs) == 1        # --nj 1: one job formats the four sets
+    assert [r[2] for r in _rows(work, jobs[0], "--job_list")] == ["dump/raw/a", "dump/raw/b", "dump/raw/v", "dump/raw/t"]
+    merges = _calls(calls, "espnet_spire.bin.label_units", "merge")
+    assert len(merges) == 1
+    labelled = [r[2] for r in _rows(work, merges[0], "--merge_list")]
     assert labelled == ["dump/units/a", "dump/units/b", "dump/units/v", "dump/units/t"]
     feats = _calls(calls, "espnet_spire.bin.dump_ssl_feats")
     assert feats and all(c[c.index("--data_dir") + 1] == "dump/roles/kmeans" for c in feats)
@@ -212,8 +229,10 @@ def test_text_only_test_set_is_decoded_on_mt_tasks_only(recipe):
     assert sorted(p.name for p in (decode / "flores").iterdir() if p.name != "logdir") == [
         "mt_de_en", "mt_en_de", "mt_en_fr", "mt_fr_en"]
     assert (decode / "flores/mt_en_de/text").read_text() == "flores-1 en one\nflores-2 en two\n"
-    flores_call = [c for c in _calls(calls, "espnet_spire.bin.spire_lm_decode") if "data/flores" in c]
-    assert flores_call and "--units" not in flores_call[0]
+    decode_calls = _calls(calls, "espnet_spire.bin.spire_lm_decode")
+    flores_rows = [r for c in decode_calls for r in _rows(work, c, "--job_list") if r[3] == "data/flores"]
+    assert flores_rows and all(r[2] == "-" for r in flores_rows)     # no units for a text-only set
+    assert len(decode_calls) == len({c[c.index("--job_list") + 1] for c in decode_calls})
     assert "data/flores cannot serve task asr (no input or reference): skipped" in out.stderr
     assert "data/flores cannot serve task st_de (no input or reference): skipped" in out.stderr
     # the speech test set keeps its speech tasks, and loses only the pairs it has no reference for
@@ -222,8 +241,9 @@ def test_text_only_test_set_is_decoded_on_mt_tasks_only(recipe):
     # stage 13 scores the text-only set's MT tasks against its own references
     out, calls = _run(recipe, "--stage", "13", "--stop_stage", "13", "--variants", "spirefull")
     assert out.returncode == 0, out.stderr
-    refs = {c[c.index("--hyp_dir") + 1].split("/flores/")[1]: c[c.index("--ref") + 1]
-            for c in _calls(calls, "espnet_spire.bin.score_decode_dir") if "/flores/" in c[c.index("--hyp_dir") + 1]}
+    scoring = _calls(calls, "espnet_spire.bin.score_decode_dir")
+    assert len(scoring) == 1     # one process scores every decode dir
+    refs = {r[0].split("/flores/")[1]: r[1] for r in _rows(work, scoring[0], "--list") if "/flores/" in r[0]}
     assert refs == {"mt_de_en": "data/flores/text.tc.en", "mt_en_de": "data/flores/text.tc.de",
                     "mt_en_fr": "data/flores/text.tc.fr", "mt_fr_en": "data/flores/text.tc.en"}
 

@@ -10,6 +10,11 @@ Merge mode (once, after all jobs)::
     python -m espnet_spire.bin.format_wav_scp --merge --data_dir data/train \\
         --out_dir dump/raw/train --nj 4 [--max_failed_ratio 0.05]
 
+Many data dirs in one process (the interpreter and torch start once): ``--job_list`` (lines
+``data_dir<TAB>key_file<TAB>out_dir``) in job mode, ``--merge --merge_list`` (lines
+``data_dir<TAB>out_dir<TAB>nj``) in merge mode. A set that fails does not stop the others; the
+run exits 1 at the end, naming every failed set.
+
 Details (layout, failure handling, restart) in :mod:`espnet_spire.audio.format_job`.
 """
 
@@ -23,13 +28,13 @@ from typing import List, Optional
 from espnet_spire.audio.format_job import (
     AUDIO_FORMATS,
     DEFAULT_MAX_FAILED_RATIO,
-    FormatError,
     FormatOptions,
     job_is_done,
     merge_jobs,
     run_format_job,
 )
 from espnet_spire.common.cli import run_cli, setup_logging
+from espnet_spire.common.jobs import JobError, each_set, read_job_list
 from espnet_spire.common.kaldi_dir import read_key_list
 
 
@@ -38,12 +43,14 @@ def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data_dir", required=True, help="source data dir (wav.scp [+segments])")
-    parser.add_argument("--out_dir", required=True, help="output dir, e.g. dump/raw/train")
+    parser.add_argument("--data_dir", default=None, help="source data dir (wav.scp [+segments])")
+    parser.add_argument("--out_dir", default=None, help="output dir, e.g. dump/raw/train")
     parser.add_argument("--merge", action="store_true", help="merge finished jobs")
     job = parser.add_argument_group("job mode")
     job.add_argument("--key_file", help="utterance ids of this job (first column is used)")
     job.add_argument("--job", help="job number (audio goes to <out_dir>/data/format.<job>)")
+    job.add_argument("--job_list", help="instead of --data_dir/--key_file/--out_dir: lines "
+                     "'data_dir<TAB>key_file<TAB>out_dir', one per set")
     job.add_argument("--fs", type=int, default=16000, help="output sample rate")
     job.add_argument(
         "--audio_format", choices=sorted(AUDIO_FORMATS), default="wav", help="16-bit PCM container"
@@ -56,6 +63,8 @@ def get_parser() -> argparse.ArgumentParser:
     )
     merge = parser.add_argument_group("merge mode")
     merge.add_argument("--nj", type=int, help="number of jobs to merge")
+    merge.add_argument("--merge_list", help="instead of --data_dir/--out_dir/--nj: lines "
+                       "'data_dir<TAB>out_dir<TAB>nj', one per set")
     merge.add_argument(
         "--max_failed_ratio",
         type=float,
@@ -70,37 +79,57 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser = get_parser()
     args = parser.parse_args(argv)
     setup_logging()
-    rc = run_cli(lambda: _run(parser, args), logging.getLogger(__name__), (FormatError,))
+    rc = run_cli(lambda: _run(parser, args), logging.getLogger(__name__), (JobError,))
     if rc:
         sys.exit(rc)
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """The job or the merge."""
+    """The job or the merge, of one set or of every set of a list."""
     if args.merge:
-        if args.nj is None or args.nj < 1:
-            parser.error("--merge needs --nj N (N >= 1)")
-        result = merge_jobs(args.data_dir, args.out_dir, args.nj, args.max_failed_ratio)
-        logging.info(
-            "merged %d jobs into %s: %d utterances, %d failed; copied %s",
-            args.nj,
-            args.out_dir,
-            result.num_ok,
-            result.num_failed,
-            " ".join(result.copied),
-        )
+        if args.merge_list:
+            sets = [(r["data_dir"], r["out_dir"], _positive(parser, r["nj"]))
+                    for r in read_job_list(args.merge_list, ("data_dir", "out_dir", "nj"))]
+        elif args.data_dir and args.out_dir and args.nj is not None and args.nj >= 1:
+            sets = [(args.data_dir, args.out_dir, args.nj)]
+        else:
+            parser.error("--merge needs --data_dir, --out_dir and --nj N (N >= 1), or --merge_list")
+        each_set(sets, lambda d, o, nj: _merge(d, o, nj, args.max_failed_ratio))
     else:
-        if not args.key_file or args.job is None:
-            parser.error("job mode needs --key_file and --job")
+        if args.job is None:
+            parser.error("job mode needs --job")
+        if args.job_list:
+            sets = [(r["data_dir"], r["key_file"], r["out_dir"])
+                    for r in read_job_list(args.job_list, ("data_dir", "key_file", "out_dir"))]
+        elif args.data_dir and args.key_file and args.out_dir:
+            sets = [(args.data_dir, args.key_file, args.out_dir)]
+        else:
+            parser.error("job mode needs --data_dir, --key_file and --out_dir, or --job_list")
         opts = FormatOptions(args.fs, args.audio_format, args.min_samples)
-        keys = read_key_list(args.key_file)
-        if not job_is_done(args.data_dir, keys, args.out_dir, args.job, opts):
-            # One thread per job: parallelism comes from nj (torch is imported only
-            # here so that skipping a finished job stays instant).
-            import torch
+        each_set(sets, lambda d, k, o: _job(d, k, o, args.job, opts))
 
-            torch.set_num_threads(1)
-        run_format_job(args.data_dir, keys, args.out_dir, args.job, opts)
+
+def _positive(parser: argparse.ArgumentParser, value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        parser.error(f"--merge_list: nj must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _merge(data_dir: str, out_dir: str, nj: int, max_failed_ratio: float) -> None:
+    result = merge_jobs(data_dir, out_dir, nj, max_failed_ratio)
+    logging.info("merged %d jobs into %s: %d utterances, %d failed; copied %s",
+                 nj, out_dir, result.num_ok, result.num_failed, " ".join(result.copied))
+
+
+def _job(data_dir: str, key_file: str, out_dir: str, job: str, opts: FormatOptions) -> None:
+    keys = read_key_list(key_file)
+    if not job_is_done(data_dir, keys, out_dir, job, opts):
+        # One thread per job: parallelism comes from nj (torch is imported only
+        # here so that skipping a finished job stays instant).
+        import torch
+
+        torch.set_num_threads(1)
+    run_format_job(data_dir, keys, out_dir, job, opts)
 
 
 if __name__ == "__main__":

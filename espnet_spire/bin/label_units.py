@@ -8,6 +8,11 @@ Usage (one job of a split, then the merge)::
         --output_dir dump/units/train/logdir/output.1
     python -m espnet_spire.bin.label_units merge --logdir dump/units/train/logdir --nj 4 \
         --output_dir dump/units/train --max_failed_ratio 0.05
+
+Many data dirs in one process (the SSL model and k-means are loaded once): ``label --job_list``
+(lines ``data_dir<TAB>key_file<TAB>output_dir``) and ``merge --merge_list`` (lines
+``logdir<TAB>nj<TAB>output_dir``). A set that fails does not stop the others; the run exits 1 at
+the end, naming every failed set.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import sys
 from typing import List, Optional
 
 from espnet_spire.common.cli import run_cli, str2bool
+from espnet_spire.common.jobs import JobError, each_set, read_job_list
 from espnet_spire.units import options as unit_opts
 
 logger = logging.getLogger("label_units")
@@ -32,9 +38,11 @@ def get_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     lab = sub.add_parser("label", help="Label the utterances of one key list")
-    unit_opts.add_job_input_args(lab)
+    unit_opts.add_job_input_args(lab, required=False)
+    lab.add_argument("--job_list", default=None,
+                     help="instead of --data_dir/--key_file/--output_dir: lines 'data_dir<TAB>key_file<TAB>output_dir'")
     lab.add_argument("--kmeans", required=True, help="k-means dir, centers.npy, or joblib (MiniBatch)KMeans file")
-    lab.add_argument("--output_dir", required=True, help="Job output dir (units, utt2num_units, failed, done)")
+    lab.add_argument("--output_dir", default=None, help="Job output dir (units, utt2num_units, failed, done)")
     lab.add_argument("--dsu_format", default="pua", choices=["pua", "extra_id", "indices"])
     lab.add_argument("--dedup", type=str2bool, default=True, help="Collapse repeated units (SPIRE default: true)")
     lab.add_argument("--assign_backend", default="torch", choices=["torch", "faiss"])
@@ -45,9 +53,11 @@ def get_parser() -> argparse.ArgumentParser:
     unit_opts.add_common_args(lab)
 
     mer = sub.add_parser("merge", help="Merge finished jobs into sorted set files")
-    mer.add_argument("--logdir", required=True, help="Dir holding output.1 .. output.NJ")
-    mer.add_argument("--nj", type=int, required=True, help="Number of jobs")
-    mer.add_argument("--output_dir", required=True, help="Set dir, e.g. dump/units/<set>")
+    mer.add_argument("--logdir", default=None, help="Dir holding output.1 .. output.NJ")
+    mer.add_argument("--nj", type=int, default=None, help="Number of jobs")
+    mer.add_argument("--output_dir", default=None, help="Set dir, e.g. dump/units/<set>")
+    mer.add_argument("--merge_list", default=None,
+                     help="instead of --logdir/--nj/--output_dir: lines 'logdir<TAB>nj<TAB>output_dir'")
     mer.add_argument(
         "--max_failed_ratio",
         type=float,
@@ -62,7 +72,13 @@ def run_label(args: argparse.Namespace) -> None:
     from espnet_spire.units.kmeans import load_kmeans
     from espnet_spire.units.label import LabelOptions, label_job
 
-    entries = unit_opts.job_entries(args)
+    if args.job_list:
+        sets = [(r["data_dir"], r["key_file"], r["output_dir"])
+                for r in read_job_list(args.job_list, ("data_dir", "key_file", "output_dir"), optional=("key_file",))]
+    elif args.data_dir and args.output_dir:
+        sets = [(args.data_dir, args.key_file, args.output_dir)]
+    else:
+        raise JobError("label needs --data_dir and --output_dir, or --job_list")
     kmeans = load_kmeans(args.kmeans)
     extractor = unit_opts.extractor_from_args(args)
     opts = LabelOptions(
@@ -73,13 +89,26 @@ def run_label(args: argparse.Namespace) -> None:
         check_provenance=args.check_provenance,
         window=args.window,
     )
-    label_job(entries, extractor, kmeans, args.output_dir, opts)
+    each_set(sets, lambda d, k, o: label_job(unit_opts.set_entries(d, k), extractor, kmeans, o, opts))
 
 
 def run_merge(args: argparse.Namespace) -> None:
     from espnet_spire.units.merge import job_dirs, merge_units
 
-    merge_units(job_dirs(args.logdir, args.nj), args.output_dir, args.max_failed_ratio)
+    if args.merge_list:
+        sets = [(r["logdir"], _nj(r["nj"]), r["output_dir"])
+                for r in read_job_list(args.merge_list, ("logdir", "nj", "output_dir"))]
+    elif args.logdir and args.nj and args.output_dir:
+        sets = [(args.logdir, args.nj, args.output_dir)]
+    else:
+        raise JobError("merge needs --logdir, --nj and --output_dir, or --merge_list")
+    each_set(sets, lambda logdir, nj, out: merge_units(job_dirs(logdir, nj), out, args.max_failed_ratio))
+
+
+def _nj(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise JobError(f"--merge_list: nj must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -20,7 +20,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("data_dir", help="data directory, e.g. data/train")
+    parser.add_argument("data_dir", nargs="+", help="data directories, e.g. data/train (several: one process)")
     parser.add_argument(
         "--no_audio", "--no-audio", action="store_true", help="do not decode the audio"
     )
@@ -53,11 +53,25 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    """Validate, print the summary to stdout and the errors to stderr, exit 1 on errors."""
-    args = get_parser().parse_args(argv)
+    """Validate each dir, print its summary to stdout and its errors to stderr; exit 1 when any
+    dir has errors (after checking them all)."""
+    parser = get_parser()
+    args = parser.parse_args(argv)
+    if args.summary_json and len(args.data_dir) > 1:
+        parser.error("--summary_json takes one data dir")
     setup_logging()
+    bad = [d for d in args.data_dir if not _check(d, args)]
+    if bad:
+        if len(args.data_dir) > 1:
+            print(f"validate_data_dir: {len(bad)} of {len(args.data_dir)} dirs failed: {' '.join(bad)}",
+                  file=sys.stderr)
+        sys.exit(1)
+
+
+def _check(data_dir: str, args: argparse.Namespace) -> bool:
+    """Validate one dir and print what was found; True when it is valid."""
     result = validate_data_dir(
-        args.data_dir,
+        data_dir,
         check_audio=not args.no_audio,
         check_text=not args.no_text,
         spk_sort=args.spk_sort,
@@ -80,7 +94,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     if not result.ok:
         for line in describe(result.first_errors()):
             print(f"ERROR: {line}", file=sys.stderr)
-        sys.exit(1)
+    return result.ok
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Type, TypeVar
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Type, TypeVar
 
 from espnet_spire.common.fileio import PathLike, read_json, write_json
 from espnet_spire.common.hashing import sha256_json
@@ -187,3 +187,18 @@ def read_job_list(
                 raise JobError(f"{path}:{n}: empty field {empty[0]}")
             out.append(row)
     return out
+
+
+def each_set(sets: Sequence[Tuple], fn: Callable[..., object]) -> None:
+    """``fn(*item)`` for every set of a job list. The :class:`JobError` of one set (failure
+    budget, unfinished jobs) is logged and the others go on; the failures are raised together at
+    the end, so one broken corpus does not hide the state of the others."""
+    failed = []
+    for item in sets:
+        try:
+            fn(*item)
+        except JobError as e:
+            logger.error("%s", e)
+            failed.append(f"{item[0]}: {e}")
+    if failed:
+        raise JobError(f"{len(failed)} of {len(sets)} sets failed:\n  " + "\n  ".join(failed))

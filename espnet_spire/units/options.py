@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import TYPE_CHECKING, List
+from typing import TYPE_CHECKING, List, Optional
 
 from espnet2.utils.build_dataclass import build_dataclass
 
@@ -22,9 +22,9 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log_level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
-def add_job_input_args(parser: argparse.ArgumentParser) -> None:
+def add_job_input_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
     """``--data_dir --key_file``: the stage-2 dump dir and the utterances of this job (stages 3 and 5)."""
-    parser.add_argument("--data_dir", required=True, help="Dump dir whose wav.scp lists 16 kHz mono files")
+    parser.add_argument("--data_dir", required=required, help="Dump dir whose wav.scp lists 16 kHz mono files")
     parser.add_argument("--key_file", default=None, help="Utterance ids of this job (default: all of wav.scp)")
 
 
@@ -49,9 +49,14 @@ def feature_config_from_args(args: argparse.Namespace) -> FeatureConfig:
 
 def job_entries(args: argparse.Namespace) -> List[WavEntry]:
     """The ``wav.scp`` entries of this job (the options of :func:`add_job_input_args`)."""
+    return set_entries(args.data_dir, args.key_file)
+
+
+def set_entries(data_dir: str, key_file: Optional[str] = None) -> List[WavEntry]:
+    """The ``wav.scp`` entries of ``data_dir`` listed in ``key_file`` (all without one)."""
     from espnet_spire.audio.wav_scp import select_entries
 
-    return select_entries(os.path.join(args.data_dir, "wav.scp"), args.key_file)
+    return select_entries(os.path.join(data_dir, "wav.scp"), key_file)
 
 
 def extractor_from_args(args: argparse.Namespace) -> FeatureExtractor:

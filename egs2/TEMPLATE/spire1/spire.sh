@@ -465,6 +465,12 @@ fi
 # ---------------------------------------------------------------- stage 2: audio formatting
 if run_stage 2; then
     log "Stage 2: audio formatting (16 kHz mono ${audio_format}) -> ${dumpdir}/raw/<set>"
+    # One job set over every speech set: job N formats the N-th key split of each set, so the
+    # process start-up is paid nj times, not nj times per set (the paper's recipe has two dozen).
+    _jobs=${dumpdir}/logs/stage2
+    mkdir -p "${_jobs}"
+    rm -f "${_jobs}"/format.*.list "${_jobs}/merge.list"
+    _max_nj=0
     for dset in ${speech_sets}; do
         data=data/${dset}
         out=${dumpdir}/raw/${dset}
@@ -473,18 +479,25 @@ if run_stage 2; then
         key_src=${data}/wav.scp
         [ -f "${data}/segments" ] && key_src=${data}/segments
         _nj=$(split_keys "${key_src}" "${logdir}" "${nj}")
-        # Jobs finished by an earlier run (done marker) are skipped.
-        # shellcheck disable=SC2086
-        ${train_cmd} JOB=1:"${_nj}" "${logdir}/format.JOB.log" \
-            ${python} -m espnet_spire.bin.format_wav_scp \
-                --data_dir "${data}" --key_file "${logdir}/keys.JOB.scp" \
-                --out_dir "${out}" --job JOB --fs 16000 --audio_format "${audio_format}"
-        # Sorted wav.scp/utt2num_samples/failed and the data files of the survivors; fails when
-        # more than max_failed_ratio of the utterances are unusable.
-        # shellcheck disable=SC2086
-        ${python} -m espnet_spire.bin.format_wav_scp --merge --data_dir "${data}" \
-            --out_dir "${out}" --nj "${_nj}" --max_failed_ratio "${max_failed_ratio}"
-        utils/validate_data_dir.sh --python "${python}" --nj "${nj}" "${out}"
+        for j in $(seq "${_nj}"); do
+            printf '%s\t%s\t%s\n' "${data}" "${logdir}/keys.${j}.scp" "${out}" >> "${_jobs}/format.${j}.list"
+        done
+        printf '%s\t%s\t%s\n' "${data}" "${out}" "${_nj}" >> "${_jobs}/merge.list"
+        [ "${_nj}" -gt "${_max_nj}" ] && _max_nj=${_nj}
+    done
+    # Jobs finished by an earlier run (done marker) are skipped.
+    # shellcheck disable=SC2086
+    ${train_cmd} JOB=1:"${_max_nj}" "${_jobs}/format.JOB.log" \
+        ${python} -m espnet_spire.bin.format_wav_scp --job_list "${_jobs}/format.JOB.list" \
+            --job JOB --fs 16000 --audio_format "${audio_format}"
+    # Sorted wav.scp/utt2num_samples/failed and the data files of the survivors, per set; fails
+    # (after merging the others) when more than max_failed_ratio of a set's utterances are unusable.
+    ${python} -m espnet_spire.bin.format_wav_scp --merge --merge_list "${_jobs}/merge.list" \
+        --max_failed_ratio "${max_failed_ratio}"
+    # shellcheck disable=SC2046
+    utils/validate_data_dir.sh --python "${python}" --nj "${nj}" $(for d in ${speech_sets}; do echo -n "${dumpdir}/raw/${d} "; done)
+    for dset in ${speech_sets}; do
+        out=${dumpdir}/raw/${dset}
         log "Stage 2: wrote ${out} ($(wc -l < "${out}/wav.scp") utterances, $(wc -l < "${out}/failed" 2>/dev/null || echo 0) failed)"
     done
 fi
@@ -532,20 +545,34 @@ fi
 # ---------------------------------------------------------------- stage 5: unit labelling
 if run_stage 5; then
     log "Stage 5: labelling with ${km} (${dsu_format}, dedup=${dedup}) -> ${dumpdir}/units/<set>"
+    # One job set over every set (as stage 2): the SSL model and k-means load nj times, not nj
+    # times per set.
+    _jobs=${dumpdir}/logs/stage5
+    mkdir -p "${_jobs}"
+    rm -f "${_jobs}"/label.*.list "${_jobs}/merge.list"
+    _max_nj=0
     for dset in ${unit_sets}; do
         out=${dumpdir}/units/${dset}
         logdir=${out}/logdir
         mkdir -p "${logdir}"
         _nj=$(split_keys "${dumpdir}/raw/${dset}/wav.scp" "${logdir}" "${nj}")
-        # Jobs finished by an earlier run are skipped (done markers hold a hash of their inputs).
-        # shellcheck disable=SC2086
-        ${units_cmd} JOB=1:"${_nj}" "${logdir}/label_units.JOB.log" \
-            ${python} -m espnet_spire.bin.label_units label --data_dir "${dumpdir}/raw/${dset}" \
-                --key_file "${logdir}/keys.JOB.scp" --kmeans "${km}" \
-                --output_dir "${logdir}/output.JOB" ${feature_opts} --device "${units_device}" \
-                --dsu_format "${dsu_format}" --dedup "${dedup}"
-        ${python} -m espnet_spire.bin.label_units merge --logdir "${logdir}" --nj "${_nj}" \
-            --output_dir "${out}" --max_failed_ratio "${max_failed_ratio}"
+        for j in $(seq "${_nj}"); do
+            printf '%s\t%s\t%s\n' "${dumpdir}/raw/${dset}" "${logdir}/keys.${j}.scp" "${logdir}/output.${j}" \
+                >> "${_jobs}/label.${j}.list"
+        done
+        printf '%s\t%s\t%s\n' "${logdir}" "${_nj}" "${out}" >> "${_jobs}/merge.list"
+        [ "${_nj}" -gt "${_max_nj}" ] && _max_nj=${_nj}
+    done
+    # Jobs finished by an earlier run are skipped (done markers hold a hash of their inputs).
+    # shellcheck disable=SC2086
+    ${units_cmd} JOB=1:"${_max_nj}" "${_jobs}/label_units.JOB.log" \
+        ${python} -m espnet_spire.bin.label_units label --job_list "${_jobs}/label.JOB.list" \
+            --kmeans "${km}" ${feature_opts} --device "${units_device}" \
+            --dsu_format "${dsu_format}" --dedup "${dedup}"
+    ${python} -m espnet_spire.bin.label_units merge --merge_list "${_jobs}/merge.list" \
+        --max_failed_ratio "${max_failed_ratio}"
+    for dset in ${unit_sets}; do
+        out=${dumpdir}/units/${dset}
         log "Stage 5: wrote ${out}/units ($(wc -l < "${out}/units") utterances, $(wc -l < "${out}/failed") failed)"
     done
 fi
@@ -695,6 +722,13 @@ if run_stage 12; then
         IFS=: read -r _exp _model _tasks <<< "${entry}"
         _style_opt=""
         [ "${_model}" = "${base_model}" ] && _style_opt="--prompt_style cpt"   # no spire.json there
+        # One job set per model over every test set: job N decodes the N-th key split of each set,
+        # so the model is loaded nj times, not nj times per test set.
+        _jobs=${_exp}/decode_${decode_tag}/logdir
+        mkdir -p "${_jobs}"
+        rm -f "${_jobs}"/decode.*.list
+        _max_nj=0
+        _decoded=()
         # Speech test sets take every task they have references for; text-only ones the MT tasks
         # of their languages (tasks a set cannot serve are skipped with a log line).
         for test_set in ${test_sets} ${text_test_sets}; do
@@ -710,22 +744,32 @@ if run_stage 12; then
             log "Stage 12: decoding ${test_set} with ${_exp} (${_set_tasks% }) -> ${_dir}"
             _keys=data/${test_set}/text
             [ -f "${_keys}" ] || _keys=data/${test_set}/text.tc.${src_lang}   # text-only test set
-            _units_opt=""
-            [ -f "data/${test_set}/wav.scp" ] && _units_opt="--units ${dumpdir}/units/${test_set}/units"
+            _units=-
+            [ -f "data/${test_set}/wav.scp" ] && _units=${dumpdir}/units/${test_set}/units
             _nj=$(split_keys "${_keys}" "${_logdir}" "${inference_nj}")
-            # shellcheck disable=SC2086
-            ${decode_cmd} JOB=1:"${_nj}" "${_logdir}/decode.JOB.log" \
-                ${python} -m espnet_spire.bin.spire_lm_decode --model_dir "${_model}" \
-                    --tasks ${_set_tasks} \
-                    ${_units_opt} --mt_text_dir "data/${test_set}" \
-                    --keys_file "${_logdir}/keys.JOB.scp" --output_dir "${_logdir}/output.JOB" \
-                    --batch_size "${decode_batch_size}" --dtype "${decode_dtype}" ${_style_opt}
+            for j in $(seq "${_nj}"); do
+                printf '%s\t%s\t%s\t%s\t%s\n' "${_logdir}/output.${j}" "${_logdir}/keys.${j}.scp" "${_units}" \
+                    "data/${test_set}" "${_set_tasks% }" >> "${_jobs}/decode.${j}.list"
+            done
+            [ "${_nj}" -gt "${_max_nj}" ] && _max_nj=${_nj}
+            _decoded+=("${test_set}:${_set_tasks% }")
+        done
+        [ "${_max_nj}" -eq 0 ] && continue
+        # shellcheck disable=SC2086
+        ${decode_cmd} JOB=1:"${_max_nj}" "${_jobs}/decode.JOB.log" \
+            ${python} -m espnet_spire.bin.spire_lm_decode --model_dir "${_model}" \
+                --job_list "${_jobs}/decode.JOB.list" \
+                --batch_size "${decode_batch_size}" --dtype "${decode_dtype}" ${_style_opt}
+        for _entry in "${_decoded[@]}"; do
+            test_set=${_entry%%:*}
+            _set_tasks=${_entry#*:}
+            _dir=${_exp}/decode_${decode_tag}/${test_set}
             for task in ${_set_tasks}; do
                 mkdir -p "${_dir}/${task}"
-                cat "${_logdir}"/output.*/"${task}"/text | LC_ALL=C sort > "${_dir}/${task}/text"
-                cat "${_logdir}"/output.*/"${task}"/prompts.jsonl > "${_dir}/${task}/prompts.jsonl"
+                cat "${_dir}"/logdir/output.*/"${task}"/text | LC_ALL=C sort > "${_dir}/${task}/text"
+                cat "${_dir}"/logdir/output.*/"${task}"/prompts.jsonl > "${_dir}/${task}/prompts.jsonl"
             done
-            log "Stage 12: wrote ${_dir}/{$(tr ' ' , <<< "${_set_tasks% }")}/text ($(wc -l < "${_dir}/${task}/text") utterances each)"
+            log "Stage 12: wrote ${_dir}/{$(tr ' ' , <<< "${_set_tasks}")}/text ($(wc -l < "${_dir}/${task}/text") utterances each)"
         done
     done
     if [ "${copy_baseline}" = true ]; then
@@ -757,6 +801,11 @@ if run_stage 13; then
     [ "${ngpu}" -gt 0 ] && score_opts+=" --comet_gpus 1"
     _n=0
     _ext=""
+    # Every decode dir goes into one list, scored by one process (COMET-22 and CometKiwi are
+    # each loaded once for all translation dirs).
+    _score_list=${expdir}/logdir/score.list
+    mkdir -p "${expdir}/logdir"
+    : > "${_score_list}"
     for _sys in "" ${external_systems}; do
         if [ -z "${_sys}" ]; then
             # our models: exp/<tag>/<model> (trained), exp/base and exp/copy_transcript
@@ -770,9 +819,9 @@ if run_stage 13; then
                 # shellcheck disable=SC2231  # the patterns are globs on purpose
                 for _dir in ${_p}/"${dset}"/*/; do
                     _dir=${_dir%/}
-                    _hyp=""
+                    _hyp=-
                     if [ -n "${_sys}" ] && [ -f "${_dir}/hyp.txt" ]; then
-                        _hyp="--hyp ${_dir}/hyp.txt --hyp_format auto"
+                        _hyp=${_dir}/hyp.txt
                     elif [ ! -f "${_dir}/text" ]; then
                         continue
                     fi
@@ -783,14 +832,18 @@ if run_stage 13; then
                         log "Stage 13: ${_dir}: no reference ${_ref}: skipped"
                         continue
                     fi
-                    # shellcheck disable=SC2086
-                    ${python} -m espnet_spire.bin.score_decode_dir --task auto --ref "${_ref}" \
-                        --hyp_dir "${_dir}" ${_hyp} ${score_opts} ${score_args}
+                    printf '%s\t%s\t%s\t%s\n' "${_dir}" "${_ref}" "${_hyp}" auto >> "${_score_list}"
                     _n=$((_n + 1))
                 done
             done
         done
     done
+    if [ "${_n}" -gt 0 ]; then
+        log "Stage 13: scoring ${_n} decode dirs (${_score_list})"
+        # shellcheck disable=SC2086
+        ${python} -m espnet_spire.bin.score_decode_dir --task auto --list "${_score_list}" \
+            ${score_opts} ${score_args}
+    fi
     if [ "${_n}" -eq 0 ]; then
         log "Error: no decode dir with a 'text' under ${expdir}/{*,*/*}/decode_*/{$(tr ' ' , <<< "${_score_sets% }")}/ (run stage 12)"
         exit 1

@@ -4,7 +4,8 @@
 # `python -m espnet_spire.bin.validate_data_dir`; exit status 0 = valid.
 #
 # Usage: utils/validate_data_dir.sh [--python CMD] [--no_audio] [--no_text] [--nj N]
-#                                   [--spk_sort] [--summary_json FILE] DIR
+#                                   [--spk_sort] [--summary_json FILE] DIR [DIR...]
+# Several dirs are checked in one process; the exit status is 1 when any of them is invalid.
 # Dash spellings (--no-audio, --no-text) work too; Kaldi's --no-feats is accepted and ignored.
 set -euo pipefail
 
@@ -25,11 +26,11 @@ while [ $# -gt 0 ]; do
         *) break ;;
     esac
 done
-if [ $# -ne 1 ]; then
-    echo "Usage: $0 [--python CMD] [--no_audio] [--no_text] [--nj N] DIR" >&2
+if [ $# -lt 1 ]; then
+    echo "Usage: $0 [--python CMD] [--no_audio] [--no_text] [--nj N] DIR [DIR...]" >&2
     exit 2
 fi
 
 # ${python} may be a multi-word command such as "coverage run --append".
 # shellcheck disable=SC2086
-exec ${python} -m espnet_spire.bin.validate_data_dir "${args[@]}" "$1"
+exec ${python} -m espnet_spire.bin.validate_data_dir "${args[@]}" "$@"
