@@ -25,9 +25,9 @@ def test_units_count_hubert_and_mfcc():
 
 def test_cpt_tokens_ratio_and_budget():
     # speech = 500 units + 100 transcript tokens + 10 utts x 6 = 660; text = 660 / 5 = 132
-    t = est.cpt_tokens(500, 100, 10, "5:1")
+    t = est.cpt_tokens(500, 100, 10, 5.0)
     assert (t.speech, t.text, t.used_share) == pytest.approx((660, 132, 1.0))
-    t = est.cpt_tokens(500, 100, 10, "5:1", budget=396)
+    t = est.cpt_tokens(500, 100, 10, 5.0, budget=396)
     assert (t.speech, t.text, t.used_share, t.total) == pytest.approx((330, 66, 0.5, 396))
 
 
