@@ -162,11 +162,13 @@ def build_plan(args: argparse.Namespace) -> Plan:
         budget = args.cpt_token_budget or (opts.max_tokens if opts and opts.max_tokens else 0)
         cpt = est.cpt_tokens(sp.units, sp.transcript_tokens, sp.utts, ratio, budget,
                              text_available=est.text_tokens(text_bytes))
+        ratio_s = opts.speech_text_ratio if opts else args.cpt_ratio
+        from_opts = " (--cpt_data_opts --max_tokens)" if budget and not args.cpt_token_budget else ""
         plan.notes.append(
-            f"CPT: speech {cpt.speech:,.0f} tokens ({cpt.used_share:.0%} of the {sp.hours:,.1f} h of --cpt_speech_sets) "
-            f"+ text {cpt.text:,.0f} of {est.text_tokens(text_bytes):,.0f} tokens in --cpt_mono_sets/--cpt_mt_sets "
-            f"({text_bytes:,} bytes / {est.CHARS_PER_TOKEN:g}); ratio {opts.speech_text_ratio if opts else args.cpt_ratio}, "
-            f"budget {budget:,.0f}" + (" (--cpt_data_opts --max_tokens)" if budget and not args.cpt_token_budget else ""))
+            f"CPT: speech {cpt.speech:,.0f} tokens ({cpt.used_share:.0%} of the {sp.hours:,.1f} h of "
+            f"--cpt_speech_sets) + text {cpt.text:,.0f} of {est.text_tokens(text_bytes):,.0f} tokens in "
+            f"--cpt_mono_sets/--cpt_mt_sets ({text_bytes:,} bytes / {est.CHARS_PER_TOKEN:g}); ratio {ratio_s}, "
+            f"budget {budget:,.0f}{from_opts}")
 
     it_variants = [v for v in args.variants.split() if v != "spirebase"]
     it_tokens: Dict[str, float] = {}
@@ -223,8 +225,9 @@ def build_plan(args: argparse.Namespace) -> Plan:
                 f"pseudo-ST: {pseudo_utts:,} transcripts of --pseudo_st_sets x {len(langs)} languages = "
                 f"{pseudo_utts * len(langs):,} translations, {tokens:,.0f} tokens (prompt + output) by "
                 f"{translator.path if translator else '?'} ({t_params / 1e9:.1f}B parameters, bf16 weights) at "
-                f"{t_tps:,.0f} tokens/s per GPU = {args.translate_tokens_per_second:,.0f} (--translate_tokens_per_second, "
-                f"a 7B model; assumed, not measured) x 7e9 / parameters; CometKiwi scoring not included")
+                f"{t_tps:,.0f} tokens/s per GPU = {args.translate_tokens_per_second:,.0f} "
+                "(--translate_tokens_per_second, a 7B model; assumed, not measured) x 7e9 / parameters; "
+                "CometKiwi scoring not included")
         if n in (8, 11) and base:
             key = "cpt" if n == 8 else "it"
             setup: Optional[TrainSetup] = found.get(key)  # type: ignore[assignment]

@@ -11,7 +11,7 @@ source is counted from its own role's dirs. Counts follow :func:`~espnet_spire.l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional
+from typing import List, Mapping, Optional
 
 from espnet_spire.lm.it_data import load_mixture, parse_num_samples
 from espnet_spire.plan import estimates as est
