@@ -35,7 +35,8 @@ SPEECH = {
     "voxpopuli_en_train": (50_000, 500.0, []),               # 0.5K h (a)
     "commonvoice_en_train_it": (150_000, 800.0, []),         # CV IT: 0.8K h (a)
     "covost2_en_train_st": (20_000, 90.0, ["de", "zh"]),     # 0.09K h (a)
-    **{f"europarl_st_en_{lang}_train_st": (5_000, 1_000.0 / 6, [lang]) for lang in ["de", "es", "fr", "it", "nl", "pt"]},
+    **{f"europarl_st_en_{lang}_train_st": (5_000, 1_000.0 / 6, [lang])    # 1.0K h over 6 pairs (a)
+       for lang in ["de", "es", "fr", "it", "nl", "pt"]},
     "fleurs_en_train_st": (2_600, 90.0, LANGS9),             # 0.09K h (a)
     "pseudo_st_src_cv": (300_000, 1_700.0, []),              # §3.3.1: 300k each; Table 1 hours
     "pseudo_st_src_spgi": (300_000, 2_800.0, []),
