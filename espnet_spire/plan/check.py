@@ -173,7 +173,10 @@ def _check_models(args: argparse.Namespace, sel: set, plan: Plan, found: Dict[st
             try:
                 found["translator"] = model_shape(args.pseudo_st_translator)
             except (OSError, KeyError, ValueError) as exc:
-                plan.problems.append(f"pseudo-ST translator: {exc}")
+                if 1 in sel and args.pseudo_st_translator.startswith(args.expdir.rstrip("/") + "/"):
+                    plan.notes.append(f"translator {args.pseudo_st_translator}: made by stage 1")
+                else:
+                    plan.problems.append(f"pseudo-ST translator: {exc}")
     for key, path, stage in (("cpt", args.cpt_config, 8), ("it", args.it_config, 11)):
         if path and (stage in sel or os.path.isfile(path)):
             try:
