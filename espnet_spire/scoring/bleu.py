@@ -140,7 +140,8 @@ def make_bleu(tgt_lang: Optional[str], bleu_tokenize: str = "auto"):
         raise RuntimeError(
             f"BLEU for target language {tgt_lang!r} uses sacrebleu's {tok!r} tokenizer (its default for "
             f"-l en-{sacrebleu_trg_lang(tgt_lang)}), which needs the Python packages {packages} "
-            f"(tools/requirements.txt; pip install them), or choose another with --bleu_tokenize ({type(e).__name__}: {str(e).strip()})"
+            f"(tools/requirements.txt; pip install them), or choose another with --bleu_tokenize "
+            f"({type(e).__name__}: {str(e).strip()})"
         ) from e
 
 
