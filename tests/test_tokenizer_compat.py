@@ -62,22 +62,6 @@ CHATS = [
 ]
 
 
-def _bpe_base(path: Path) -> str:
-    """A byte-level BPE base without sentencepiece (the added-tokens layout of stage 6)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    raw = Tokenizer(models.BPE(unk_token=None))
-    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    raw.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    raw.train_from_iterator(F.training_lines(10), trainer)
-    PreTrainedTokenizerFast(tokenizer_object=raw, eos_token="<|endoftext|>",
-                            bos_token="<|endoftext|>").save_pretrained(str(path))
-    return str(path)
-
-
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     """Every tokenizer dir our stage-6 and export code writes, keyed by role."""
@@ -91,7 +75,8 @@ def written(tmp_path_factory):
     export_model_dir(root / "it" / "hf_model", str(root / "lm_init"),
                      tokenizer_dir=str(root / "tokenizer" / "instruct"))
     export_model_dir(root / "cpt" / "export" / "hf", str(root / "lm_init"))
-    T.extend_tokenizer(_bpe_base(root / "bpe"), str(root / "tokenizer_bpe"), K)
+    F.make_bpe_base(str(root / "bpe"))
+    T.extend_tokenizer(str(root / "bpe"), str(root / "tokenizer_bpe"), K)
     return {
         "tokenizer/base": root / "tokenizer" / "base",
         "tokenizer/instruct": root / "tokenizer" / "instruct",
