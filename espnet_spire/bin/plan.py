@@ -11,7 +11,7 @@ from typing import List, Optional
 
 from espnet_spire.common.cli import str2bool
 from espnet_spire.plan.build import build_plan
-from espnet_spire.plan.estimates import REFERENCE_TOKENS_PER_SECOND
+from espnet_spire.plan.estimates import REFERENCE_TOKENS_PER_SECOND, REFERENCE_TRANSLATE_TOKENS_PER_SECOND
 from espnet_spire.plan.render import render_plan, render_problems
 
 logger = logging.getLogger(__name__)
@@ -26,11 +26,20 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--expdir", default="exp")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data_check_cmd", default="", help="run when stage 1 is selected; stdout lines = problems")
-    p.add_argument("--train_set", default="")
-    p.add_argument("--valid_set", default="")
-    p.add_argument("--test_sets", default="")
-    p.add_argument("--mt_train_set", default="")
-    p.add_argument("--mono_set", default="")
+    for role, what in (("kmeans_sets", "speech of k-means (stage 3)"), ("cpt_speech_sets", "ASR of CPT (stage 7)"),
+                       ("cpt_mono_sets", "monolingual text of CPT"), ("cpt_mt_sets", "parallel text of CPT"),
+                       ("it_asr_sets", "ASR of IT (stage 10)"), ("st_sets", "gold ST of IT"),
+                       ("pseudo_st_sets", "transcripts stage 9 translates"), ("it_mt_sets", "MT text of IT"),
+                       ("valid_set", "validation"), ("test_sets", "speech test sets"),
+                       ("text_test_sets", "text-only test sets")):
+        p.add_argument(f"--{role}", default="", help=f"data role: {what} (dirs under --data_root)")
+    for derived, what in (("speech_sets", "stage 2"), ("unit_sets", "stage 5"), ("text_sets", "text dirs")):
+        p.add_argument(f"--{derived}", default="", help=f"every dir of {what}, as spire.sh derives it "
+                                                        "(default: derived from the roles the same way)")
+    p.add_argument("--towerblocks", default="", help="TowerBlocks-style jsonl of the IT mixtures")
+    p.add_argument("--mixture_dir", default="conf/it_mixtures", help="where <variant>.yaml IT mixtures are")
+    p.add_argument("--it_mixture_vars", default="", help="'NAME=VALUE ...' counts of the IT mixtures (stage 10's)")
+    p.add_argument("--src_lang", default="en")
     p.add_argument("--tgt_langs", default="de fr es it pt nl ru zh ko")
     p.add_argument("--feature_type", default="hf_ssl")
     p.add_argument("--ssl_model", default="")
@@ -46,15 +55,18 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--cpt_config", default="")
     p.add_argument("--it_config", default="")
     p.add_argument("--cpt_ratio", default="5:1")
+    p.add_argument("--cpt_data_opts", default="",
+                   help="stage 7's extra options; its --max_tokens (e.g. 6B) is the CPT token budget")
     p.add_argument("--cpt_token_budget", type=float, default=0.0,
-                   help="cap on CPT tokens (speech + text; the paper: 6e9); 0: no cap")
+                   help="cap on CPT tokens (speech + text; the paper: 6e9); 0: --cpt_data_opts --max_tokens, else none")
     p.add_argument("--variants", default="spirebase spirefull")
+    p.add_argument("--pseudo_st_translator", default="", help="local LM dir of stage 9, or 'base'")
+    p.add_argument("--pseudo_st_max_utts", type=int, default=0, help="transcripts stage 9 translates (0: all)")
     p.add_argument("--pseudo_st_n_direct", type=int, default=60000)
     p.add_argument("--pseudo_st_n_multiturn", type=int, default=60000)
-    p.add_argument("--it_asr_examples", type=int, default=-1,
-                   help="IT ASR examples per variant (default -1: the train set's utterances)")
-    p.add_argument("--it_seconds_per_example", type=float, default=0.0,
-                   help="mean audio seconds of an IT example (default 0: the train set's mean)")
+    p.add_argument("--translate_tokens_per_second", type=float, default=REFERENCE_TRANSLATE_TOKENS_PER_SECOND,
+                   help="stage 9: prompt + generated tokens/s per GPU of a 7B translator (assumed, not "
+                        "measured); scaled by 7e9/params of the translator")
     p.add_argument("--ngpu", type=int, default=0)
     p.add_argument("--tokens_per_second", type=float, default=REFERENCE_TOKENS_PER_SECOND,
                    help="training throughput per GPU for a 7B model (default: issue #16's outside "

@@ -33,6 +33,7 @@ from typing import Dict, Optional
 import torch
 
 from espnet_spire.common.fileio import write_json
+from espnet_spire.lm.tokenizer_compat import save_tokenizer
 from espnet_spire.lm.tokenizer_extension import padded_size
 
 logger = logging.getLogger(__name__)
@@ -209,7 +210,7 @@ def extend_model_dir(model_dir: str, tokenizer_dir: str, output_dir: str, strate
         model.generation_config.bos_token_id = tok.bos_token_id
     os.makedirs(output_dir, exist_ok=True)
     model.save_pretrained(output_dir)
-    tok.save_pretrained(output_dir)
+    save_tokenizer(tok, output_dir)
     if os.path.isfile(os.path.join(tokenizer_dir, INFO_FILE)):
         shutil.copyfile(os.path.join(tokenizer_dir, INFO_FILE), os.path.join(output_dir, INFO_FILE))
     facts = read_facts(tokenizer_dir)

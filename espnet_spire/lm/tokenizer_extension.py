@@ -26,7 +26,9 @@ The reference "slow" tokenization is therefore native sentencepiece, reproduced 
 :func:`reference_encode`; v5 uses the non-legacy Llama behaviour (a dummy-prefix space only at
 the very start of the input, none after special tokens). The two agree on every input that does
 not *start* with whitespace (Metaspace does not add a second "▁" where sentencepiece does); all
-builders strip their text, and :func:`check_consistency` runs after every build.
+builders strip their text, and :func:`check_consistency` runs after every build. Every dir is
+written through :func:`espnet_spire.lm.tokenizer_compat.save_tokenizer`, so that it also loads in
+transformers 4.57 (SpireLM's pin) with the same ids.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from espnet_spire.common.fileio import write_json
 from espnet_spire.common.hashing import sha256_file
 from espnet_spire.lm.prompts import IM_END, IM_START, TOWER_INSTRUCT_CHAT_TEMPLATE
+from espnet_spire.lm.tokenizer_compat import save_tokenizer
 from espnet_spire.units.dsu_format import PUA_MAX_INDEX, PUA_OFFSET, pua
 
 logger = logging.getLogger(__name__)
@@ -239,7 +242,7 @@ def _make_instruct(base_dir: str, out_dir: str):
     _tidy_specials(tok, base_extras + [IM_START])
     tok.pad_token = "</s>" if "</s>" in tok.get_vocab() else tok.pad_token
     tok.chat_template = TOWER_INSTRUCT_CHAT_TEMPLATE
-    tok.save_pretrained(out_dir)
+    save_tokenizer(tok, out_dir)
     return _load_hf(out_dir)
 
 
@@ -262,7 +265,7 @@ def build_from_spm(base_dir: str, output_dir: str, num_units: int, specials: Seq
         tok = LlamaTokenizer.from_pretrained(tmp, local_files_only=True, pad_token="</s>")
         _tidy_specials(tok, [])
         os.makedirs(base_out, exist_ok=True)
-        tok.save_pretrained(base_out)
+        save_tokenizer(tok, base_out)
     shutil.copyfile(model_path, os.path.join(base_out, SPM_FILE))
     base_tok = _load_hf(base_out)
     sha = sha256_file(src)
@@ -300,7 +303,7 @@ def build_from_added_tokens(base_dir: str, output_dir: str, num_units: int,
         tok.pad_token = tok.eos_token
     base_out = os.path.join(output_dir, "base")
     os.makedirs(base_out, exist_ok=True)
-    tok.save_pretrained(base_out)
+    save_tokenizer(tok, base_out)
     base_tok = _load_hf(base_out)
     src = os.path.join(base_dir, "tokenizer.json")
     sha = sha256_file(src) if os.path.isfile(src) else ""
@@ -315,7 +318,7 @@ def build_from_added_tokens(base_dir: str, output_dir: str, num_units: int,
     inst_tok.add_special_tokens({"additional_special_tokens": [IM_START]})
     _tidy_specials(inst_tok, base_extras + [IM_START])
     inst_tok.chat_template = TOWER_INSTRUCT_CHAT_TEMPLATE
-    inst_tok.save_pretrained(inst_out)
+    save_tokenizer(inst_tok, inst_out)
     inst_tok = _load_hf(inst_out)
     inst_info = _info_from_tokenizer(inst_tok, "instruct", "added_tokens", base_size, specials, num_units, "none",
                                      base_dir, sha)

@@ -1,7 +1,9 @@
-"""The plan of a run: input problems, then one row of estimates per selected stage.
+"""The plan of a run: input problems (:mod:`.check`), then one row of estimates per selected stage.
 
-Inputs that later stages make (data dirs of stage 1, k-means of stage 4, tokenizer of stage 6)
-are not required when the stage that makes them is selected; everything else must exist.
+Each stage's row comes from the dirs of the data roles it reads (:mod:`.roles`): stages 1-2 and 5
+from every speech dir, 3 from ``--kmeans_sets``, 7 from ``--cpt_speech_sets`` and the CPT text
+roles, 9 from ``--pseudo_st_sets``, 10-11 from the IT mixtures over their roles, 12 from the test
+sets.
 """
 
 from __future__ import annotations
@@ -9,147 +11,49 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import subprocess
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from dataclasses import dataclass
+from typing import Dict, Iterable, Mapping, Optional
 
 from espnet_spire.plan import estimates as est
-from espnet_spire.plan.inputs import (
-    DataStats,
-    ModelShape,
-    TrainSetup,
-    check_data_dir,
-    data_stats,
-    model_shape,
-    ssl_facts,
-    text_dir_chars,
-    train_setup,
-)
+from espnet_spire.plan.check import MFCC_DIM, Plan, check_inputs
+from espnet_spire.plan.inputs import DataStats, ModelShape, TrainSetup, count_file_lines
+from espnet_spire.plan.it_counts import RoleSize, mixture_counts
+from espnet_spire.plan.roles import derived_sets, role_sets
+
+__all__ = ["Plan", "build_plan", "STAGE_NAMES"]
 
 STAGE_NAMES = {1: "data preparation", 2: "audio formatting", 3: "k-means features", 4: "k-means",
                5: "unit labelling", 6: "tokenizer + model extension", 7: "CPT data", 8: "CPT training",
                9: "pseudo-labelled ST", 10: "IT data", 11: "IT training", 12: "decoding",
                13: "scoring", 14: "export", 15: "upload"}
-MFCC_DIM = 39
 EMBEDDING_MULTIPLE = 64
 NUM_SPECIALS = 5
 
 
-@dataclass
-class Plan:
-    """What the plan found: problems (non-empty: nothing may start), notes and per-stage rows."""
+@dataclass(frozen=True)
+class Totals:
+    """Sizes of the speech dirs of one role, summed."""
 
-    problems: List[str] = field(default_factory=list)
-    notes: List[str] = field(default_factory=list)
-    data: Dict[str, DataStats] = field(default_factory=dict)
-    rows: List[Dict[str, object]] = field(default_factory=list)
-    memory: Dict[str, est.GpuMemory] = field(default_factory=dict)
+    utts: int
+    seconds: float
+    transcript_tokens: float
+    units: float
 
+    @property
+    def hours(self) -> float:
+        return self.seconds / 3600.0
 
-def _run_data_check(cmd: str) -> List[str]:
-    """Run the recipe's ``local/data.sh --check true``; its stdout lines are the problems."""
-    proc = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True)
-    if proc.returncode == 0:
-        return []
-    lines = [line.strip() for line in proc.stdout.splitlines() if line.strip()]
-    return lines or [f"'{cmd}' failed (exit {proc.returncode}): {proc.stderr.strip()[-300:]}"]
+    def per_utt(self, value: float) -> float:
+        return value / self.utts if self.utts else 0.0
 
 
-def _kmeans_k(path: str, nclusters: int, plan: Plan) -> Optional[int]:
-    from espnet_spire.units.kmeans import read_kmeans_facts
-
-    try:
-        facts = read_kmeans_facts(path)
-    except (OSError, ValueError) as exc:
-        plan.problems.append(f"k-means model {path} cannot be read: {exc}")
-        return None
-    k = int(facts["num_units"])
-    if k != nclusters:
-        plan.problems.append(f"K mismatch: the k-means model {path} has K={k} but --nclusters is {nclusters}")
-    return k
-
-
-def _check_inputs(args: argparse.Namespace, sel: set, plan: Plan) -> Dict[str, object]:
-    """Collect problems; return what was read (model shapes, K, configs)."""
-    found: Dict[str, object] = {}
-    if 1 in sel and args.data_check_cmd:
-        plan.problems += _run_data_check(args.data_check_cmd)
-    speech = [args.train_set, args.valid_set, *args.test_sets.split()]
-    for name in [s for s in speech if s]:
-        path = os.path.join(args.data_root, name)
-        if os.path.isdir(path):
-            problems = check_data_dir(path)
-            plan.problems += problems
-            if not problems:
-                units = os.path.join(args.dumpdir, "units", name, "units")
-                plan.data[name] = data_stats(path, seed=args.seed, units_file=units)
-        elif 1 in sel:
-            plan.notes.append(f"data/{name}: made by stage 1, sizes unknown until then")
-        else:
-            plan.problems.append(f"data dir {path} does not exist (stage 1 is not selected)")
-    found["text_chars"] = 0
-    if sel & {7, 10}:
-        for name in [s for s in (args.mt_train_set, args.mono_set) if s]:
-            path = os.path.join(args.data_root, name)
-            if not os.path.isdir(path) and 1 in sel:
-                plan.notes.append(f"data/{name}: made by stage 1")
-                continue
-            problems = check_data_dir(path, speech=False)
-            plan.problems += problems
-            if not problems:
-                found["text_chars"] += sum(text_dir_chars(path).values())
-    if args.feature_type not in est.FRAME_RATE:
-        plan.problems.append(f"--feature_type {args.feature_type} is not one of {sorted(est.FRAME_RATE)}")
-        return found
-    found["feat_dim"] = MFCC_DIM
-    needs_ssl = (3 in sel and not args.kmeans_model) or 5 in sel
-    if args.feature_type == "hf_ssl" and (needs_ssl or args.ssl_model):
-        if not args.ssl_model:
-            plan.problems.append("--feature_type hf_ssl needs --ssl_model <local HF model dir>")
-        else:
-            try:
-                layers, dim = ssl_facts(args.ssl_model)
-                found["feat_dim"] = dim
-                if args.ssl_layer > layers:
-                    plan.problems.append(f"--ssl_layer {args.ssl_layer} but {args.ssl_model} has {layers} layers")
-            except (OSError, KeyError, ValueError) as exc:
-                plan.problems.append(f"SSL model: {exc}")
-    k: Optional[int] = args.nclusters
-    km_path = args.kmeans_model or args.kmeans_dir
-    if args.kmeans_model or (sel & {5, 6} and 4 not in sel):
-        if os.path.exists(km_path):
-            k = _kmeans_k(km_path, args.nclusters, plan)
-        else:
-            plan.problems.append(f"k-means model {km_path} does not exist (stage 4 is not selected)")
-    found["k"] = k
-    tok_base = os.path.join(args.tokenizer_dir, "base")
-    if sel & {7, 10} and 6 not in sel:
-        from espnet_spire.lm.facts import read_facts
-
-        facts = read_facts(tok_base) if os.path.isdir(tok_base) else None
-        if facts is None:
-            plan.problems.append(f"tokenizer {tok_base} (stage 6) does not exist or has no spire.json")
-        elif k is not None and int(facts.get("num_units", -1)) != k:
-            plan.problems.append(f"K mismatch: tokenizer {tok_base} has {facts.get('num_units')} units, "
-                                 f"the k-means model K={k}")
-    if args.base_model:
-        try:
-            found["base"] = model_shape(args.base_model)
-        except (OSError, KeyError, ValueError) as exc:
-            made_by_stage1 = 1 in sel and args.base_model.startswith(args.expdir.rstrip("/") + "/")
-            if made_by_stage1:
-                plan.notes.append(f"base model {args.base_model}: made by stage 1, shapes unknown until then")
-            elif sel & {6, 7, 8, 9, 10, 11, 12}:
-                plan.problems.append(f"base model: {exc}")
-    elif sel & {6}:
-        plan.problems.append("--base_model is empty (stage 6 needs the local HF dir of the base LLM)")
-    for key, path, stage in (("cpt", args.cpt_config, 8), ("it", args.it_config, 11)):
-        if path and (stage in sel or os.path.isfile(path)):
-            try:
-                found[key] = train_setup(path)
-            except (OSError, ValueError) as exc:
-                plan.problems.append(f"training config: {exc}")
-    return found
+def _totals(data: Mapping[str, DataStats], names: Iterable[str], feature_type: str, dedup: bool) -> Totals:
+    """Sum of the dirs' sizes; units measured where ``dump/units`` exists, else estimated."""
+    stats = [data[n] for n in names if n in data]
+    units = sum(float(s.units) if s.units is not None else est.units_count(s.seconds, feature_type, dedup)
+                for s in stats)
+    return Totals(sum(s.utts for s in stats), sum(s.seconds for s in stats),
+                  est.text_tokens(sum(s.transcript_chars for s in stats)), units)
 
 
 def _extended_params(base: ModelShape, k: int) -> float:
@@ -169,71 +73,161 @@ def _memory(setup: TrainSetup, params: float, shape: ModelShape, vocab: int, ngp
                           vocab, micro, seq, setup.checkpointing)
 
 
+def _mixture_vars(value: str) -> Dict[str, str]:
+    """``--it_mixture_vars "NAME=VALUE ..."`` as stage 10 passes them (one ``--var`` each)."""
+    out = {}
+    for item in value.split():
+        if "=" not in item:
+            raise ValueError(f"--it_mixture_vars expects NAME=VALUE words, got {item!r}")
+        name, val = item.split("=", 1)
+        out[name] = val
+    return out
+
+
+def _it_role_sizes(args: argparse.Namespace, plan: Plan, tot, pseudo_utts: int) -> Dict[str, RoleSize]:
+    """What each IT role holds (examples per language and tokens per example)."""
+    roles = role_sets(args)
+    langs = args.tgt_langs.split()
+    sizes: Dict[str, RoleSize] = {}
+    asr = tot(roles["it_asr_sets"])
+    if asr.utts:
+        sizes["it_asr"] = RoleSize({None: asr.utts}, asr.per_utt(asr.units + asr.transcript_tokens))
+    st = tot(roles["st_sets"])
+    st_avail = {lang: sum(plan.st_lines.get(n, {}).get(lang, 0) for n in roles["st_sets"]) for lang in langs}
+    st_avail = {k: v for k, v in st_avail.items() if v}
+    if st_avail:   # translations assumed as long as the transcripts
+        sizes["st"] = RoleSize(st_avail, st.per_utt(st.units + st.transcript_tokens))
+    ps = tot(roles["pseudo_st_sets"])
+    if pseudo_utts:
+        direct = min(args.pseudo_st_n_direct, pseudo_utts)
+        multi = min(args.pseudo_st_n_multiturn, max(0, pseudo_utts - args.pseudo_st_n_direct))
+        sizes["pseudo_out"] = RoleSize({lang: direct for lang in langs}, ps.per_utt(ps.units + ps.transcript_tokens))
+        sizes["pseudo_out_multiturn"] = RoleSize({lang: multi for lang in langs},
+                                                 ps.per_utt(ps.units + 2 * ps.transcript_tokens))
+    mt_avail: Dict[Optional[str], int] = {}
+    mt_bytes, mt_lines = 0, 0
+    for name in roles["it_mt_sets"]:
+        t = plan.text.get(name)
+        if t is None or not t.lines:
+            continue
+        for lang in t.langs:
+            if lang != args.src_lang and lang in langs:
+                mt_avail[lang] = mt_avail.get(lang, 0) + t.lines
+        mt_bytes, mt_lines = mt_bytes + sum(t.bytes.values()), mt_lines + t.lines * len(t.bytes)
+    if mt_avail:
+        sizes["it_mt"] = RoleSize(mt_avail, 2 * est.text_tokens(mt_bytes / mt_lines))
+    if args.towerblocks and os.path.isfile(args.towerblocks):
+        lines = count_file_lines(args.towerblocks)
+        if lines:
+            sizes["towerblocks"] = RoleSize({None: lines}, est.text_tokens(os.path.getsize(args.towerblocks) / lines))
+    return sizes
+
+
 def build_plan(args: argparse.Namespace) -> Plan:
     """Check the inputs and, when every input is there, estimate each selected stage."""
     sel = {int(s) for s in args.stages.split()}
     plan = Plan()
-    found = _check_inputs(args, sel, plan)
+    found = check_inputs(args, sel, plan)
     if plan.problems:
         return plan
     k = int(found.get("k") or args.nclusters)
-    stats = list(plan.data.values())
-    train = plan.data.get(args.train_set)
-    secs_all = sum(s.seconds for s in stats)
-    rate_note = "units measured in dump/units" if train and train.units is not None else \
-        f"units = seconds x {est.FRAME_RATE[args.feature_type]:g} Hz x dedup factor " \
-        f"{est.DEDUP_FACTOR[args.feature_type] if args.dedup else 1.0:g} (assumed)"
-    plan.notes.append(rate_note)
+    roles, derived = role_sets(args), derived_sets(args)
 
-    def units_of(s: DataStats) -> float:
-        return float(s.units) if s.units is not None else est.units_count(s.seconds, args.feature_type, args.dedup)
+    def tot(names: Iterable[str]) -> Totals:
+        return _totals(plan.data, names, args.feature_type, args.dedup)
 
-    units_all = sum(units_of(s) for s in stats)
-    train_units = units_of(train) if train else 0.0
-    train_tt = est.text_tokens(train.transcript_chars) if train else 0.0
-    cpt = est.cpt_tokens(train_units, train_tt, train.utts if train else 0, args.cpt_ratio, args.cpt_token_budget)
-    text_avail = est.text_tokens(found.get("text_chars", 0))
+    speech, unit = tot(derived["speech_sets"]), tot(derived["unit_sets"])
+    measured = sorted(n for n, s in plan.data.items() if s.units is not None)
+    plan.notes.append(
+        (f"units measured in dump/units for {', '.join(measured)}; elsewhere " if measured else "units = ")
+        + f"seconds x {est.FRAME_RATE[args.feature_type]:g} Hz x dedup factor "
+        f"{est.DEDUP_FACTOR[args.feature_type] if args.dedup else 1.0:g} (assumed)")
     base: Optional[ModelShape] = found.get("base")  # type: ignore[assignment]
     params = _extended_params(base, k) if base else 0.0
     vocab = math.ceil((base.vocab + NUM_SPECIALS + k) / EMBEDDING_MULTIPLE) * EMBEDDING_MULTIPLE if base else 0
     tps = est.tokens_per_second(params, args.tokens_per_second) if params else args.tokens_per_second
+    langs = args.tgt_langs.split()
+    ps = tot(roles["pseudo_st_sets"])
+    pseudo_utts = min(ps.utts, args.pseudo_st_max_utts) if args.pseudo_st_max_utts > 0 else ps.utts
+
+    cpt = None
+    if sel & {7, 8}:
+        from espnet_spire.lm.cpt_data import parse_ratio
+
+        opts = found.get("cpt_opts")
+        sp = tot(roles["cpt_speech_sets"])
+        text_names = [n for n in roles["cpt_mono_sets"] + roles["cpt_mt_sets"] if n in plan.text]
+        text_bytes = sum(sum(plan.text[n].bytes.values()) for n in text_names)
+        ratio = parse_ratio(opts.speech_text_ratio if opts else args.cpt_ratio)
+        budget = args.cpt_token_budget or (opts.max_tokens if opts and opts.max_tokens else 0)
+        cpt = est.cpt_tokens(sp.units, sp.transcript_tokens, sp.utts, ratio, budget,
+                             text_available=est.text_tokens(text_bytes))
+        ratio_s = opts.speech_text_ratio if opts else args.cpt_ratio
+        from_opts = " (--cpt_data_opts --max_tokens)" if budget and not args.cpt_token_budget else ""
+        plan.notes.append(
+            f"CPT: speech {cpt.speech:,.0f} tokens ({cpt.used_share:.0%} of the {sp.hours:,.1f} h of "
+            f"--cpt_speech_sets) + text {cpt.text:,.0f} of {est.text_tokens(text_bytes):,.0f} tokens in "
+            f"--cpt_mono_sets/--cpt_mt_sets ({text_bytes:,} bytes / {est.CHARS_PER_TOKEN:g}); ratio {ratio_s}, "
+            f"budget {budget:,.0f}{from_opts}")
+
     it_variants = [v for v in args.variants.split() if v != "spirebase"]
-    n_tgt = len(args.tgt_langs.split())
-    asr_examples = args.it_asr_examples if args.it_asr_examples >= 0 else (train.utts if train else 0)
-    it_examples = asr_examples + (args.pseudo_st_n_direct + args.pseudo_st_n_multiturn) * n_tgt
-    scale = 1.0
-    if train and train.utts and args.it_seconds_per_example > 0:
-        scale = args.it_seconds_per_example / (train.seconds / train.utts)
-    per_units = scale * train_units / train.utts if train and train.utts else 0.0
-    per_out = scale * train_tt / train.utts if train and train.utts else 0.0
-    plan.notes.append(f"IT: {it_examples:,} examples per variant ({asr_examples:,} ASR + "
-                      f"({args.pseudo_st_n_direct:,} + {args.pseudo_st_n_multiturn:,}) x {n_tgt} languages), "
-                      f"{per_units:,.0f} units + {per_out:,.0f} output tokens each")
-    it_tok = est.it_tokens(it_examples, per_units, per_out)
-    hours_all, utts_all = secs_all / 3600.0, sum(s.utts for s in stats)
+    it_tokens: Dict[str, float] = {}
+    if sel & {10, 11}:
+        sizes = _it_role_sizes(args, plan, tot, pseudo_utts)
+        try:
+            variables = _mixture_vars(args.it_mixture_vars)
+            for v, path in dict(found.get("mixtures") or {}).items():  # type: ignore[arg-type]
+                counts = mixture_counts(path, variables, langs, sizes, sizes.get("pseudo_out_multiturn"))
+                it_tokens[v] = sum(c.tokens for c in counts)
+                parts = " + ".join(f"{c.name} {c.examples:,}" for c in counts)
+                plan.notes.append(f"IT {v} ({path}): {parts} = {sum(c.examples for c in counts):,} examples, "
+                                  f"{it_tokens[v]:,.0f} tokens")
+        except ValueError as exc:
+            plan.problems.append(f"IT mixture: {exc}")
+            return plan
+
     for n in sorted(sel):
         row: Dict[str, object] = {"stage": n, "what": STAGE_NAMES.get(n, "?")}
-        if n in (1, 2) and stats:
-            row.update(hours=hours_all, utts=utts_all)
-        if n == 2 and stats:
-            row["disk"] = est.audio_dump_bytes(secs_all)
-        if n == 3 and train and not args.kmeans_model:
-            frames = train.seconds * est.FRAME_RATE[args.feature_type]
-            row.update(hours=train.hours, utts=train.utts,
+        if n in (1, 2) and speech.utts:
+            row.update(hours=speech.hours, utts=speech.utts)
+        if n == 2 and speech.utts:
+            row["disk"] = est.audio_dump_bytes(speech.seconds)
+        if n == 3 and not args.kmeans_model:
+            km = tot(roles["kmeans_sets"])
+            rate = est.FRAME_RATE[args.feature_type]
+            frames = km.seconds * rate
+            used = min(frames * args.kmeans_portion, float(args.kmeans_max_frames))
+            row.update(hours=used / rate / 3600.0, utts=round(km.utts * args.kmeans_portion),
                        disk=est.kmeans_feature_bytes(frames, int(found.get("feat_dim", MFCC_DIM)),
                                                      args.kmeans_max_frames, args.kmeans_portion))
+            plan.notes.append(f"k-means: {args.kmeans_portion:g} of the {km.hours:,.1f} h of --kmeans_sets sampled, "
+                              f"at most {args.kmeans_max_frames:,} frames (--kmeans_max_frames): "
+                              f"{used:,.0f} frames = {used / rate / 3600.0:,.1f} h")
         if n == 4 and not args.kmeans_model:
             row["disk"] = k * int(found.get("feat_dim", MFCC_DIM)) * 4 * 2.0
-        if n == 5 and stats:
-            row.update(hours=hours_all, utts=utts_all, units=units_all,
-                       disk=est.units_text_bytes(units_all, utts_all))
+        if n == 5 and unit.utts:
+            row.update(hours=unit.hours, utts=unit.utts, units=unit.units,
+                       disk=est.units_text_bytes(unit.units, unit.utts))
         if n == 6 and base:
             row["disk"] = params * base.weight_bytes
-        if n == 7 and train:
-            row.update(hours=train.hours, utts=train.utts, units=train_units, tokens=cpt.total,
+        if n == 7 and cpt is not None:
+            sp = tot(roles["cpt_speech_sets"])
+            row.update(hours=sp.hours, utts=sp.utts, units=sp.units, tokens=cpt.total,
                        disk=est.token_file_bytes(cpt.total))
-            plan.notes.append(f"CPT tokens: speech {cpt.speech:,.0f} + text {cpt.text:,.0f} ({args.cpt_ratio}); "
-                              f"text available in mt/mono sets: {text_avail:,.0f} tokens")
+        if n == 9 and pseudo_utts:
+            translator: Optional[ModelShape] = found.get("translator")  # type: ignore[assignment]
+            t_params = translator.params if translator else est.REFERENCE_PARAMS
+            t_tps = est.tokens_per_second(t_params, args.translate_tokens_per_second)
+            tokens = est.pseudo_st_tokens(pseudo_utts, len(langs), ps.per_utt(ps.transcript_tokens))
+            row.update(hours=ps.hours * pseudo_utts / ps.utts, utts=pseudo_utts, tokens=tokens,
+                       gpu_mem=t_params * 2, gpu_hours=est.gpu_hours(tokens, t_tps))
+            plan.notes.append(
+                f"pseudo-ST: {pseudo_utts:,} transcripts of --pseudo_st_sets x {len(langs)} languages = "
+                f"{pseudo_utts * len(langs):,} translations, {tokens:,.0f} tokens (prompt + output) by "
+                f"{translator.path if translator else '?'} ({t_params / 1e9:.1f}B parameters, bf16 weights) at "
+                f"{t_tps:,.0f} tokens/s per GPU = {args.translate_tokens_per_second:,.0f} "
+                "(--translate_tokens_per_second, a 7B model; assumed, not measured) x 7e9 / parameters; "
+                "CometKiwi scoring not included")
         if n in (8, 11) and base:
             key = "cpt" if n == 8 else "it"
             setup: Optional[TrainSetup] = found.get(key)  # type: ignore[assignment]
@@ -244,17 +238,25 @@ def build_plan(args: argparse.Namespace) -> Plan:
             copies = 1 if n == 8 else max(1, len(it_variants))
             if n == 8 and setup.iters_per_epoch and setup.batch_size:
                 processed = float(setup.iters_per_epoch) * setup.max_epoch * setup.batch_size * setup.max_len
+            elif n == 8:
+                processed = (cpt.total if cpt else 0.0) * setup.max_epoch
             else:
-                processed = (cpt.total if n == 8 else it_tok) * setup.max_epoch
-            processed *= copies
+                processed = sum(it_tokens.values()) * setup.max_epoch
             row.update(tokens=processed, gpu_mem=mem.total, gpu_hours=est.gpu_hours(processed, tps),
                        disk=copies * (est.checkpoint_bytes(params, 2 if setup.bf16 else 4) * setup.keep_checkpoints
                                       + params * 2))
-        if n == 10 and train:
-            row.update(tokens=it_tok * max(1, len(it_variants)),
-                       disk=est.token_file_bytes(it_tok) * max(1, len(it_variants)))
+        if n == 10 and it_tokens:
+            total = sum(it_tokens.values())
+            row.update(tokens=total, disk=est.token_file_bytes(total))
+        if n == 12:
+            tests = tot(roles["test_sets"])
+            segments = sum(plan.text[t].lines or 0 for t in roles["text_test_sets"] if t in plan.text)
+            row.update(hours=tests.hours, utts=tests.utts)
+            plan.notes.append(f"decoding: {tests.utts:,} utterances of --test_sets and {segments:,} segments of "
+                              f"--text_test_sets, each on the tasks it has references for, per model")
         plan.rows.append(row)
     if params:
         plan.notes.append(f"throughput {tps:,.0f} tokens/s per GPU = {args.tokens_per_second:,.0f} (spire.sh "
                           f"--plan_tokens_per_second, for a 7B model) x 7e9 / {params:,.0f} parameters")
     return plan
+

@@ -25,6 +25,10 @@ TOKEN_FILE_BYTES = 8.0
 # Throughput: issue #16's outside measurement, 8.9k tokens/s for a 7B Llama on one H200, bf16.
 REFERENCE_TOKENS_PER_SECOND = 8900.0
 REFERENCE_PARAMS = 7.0e9
+# Stage 9: tokens/s per GPU (prompt + generated) of batched greedy translation by a 7B model;
+# an assumption, not measured (no 7B translator can run here): override with --translate_tokens_per_second.
+REFERENCE_TRANSLATE_TOKENS_PER_SECOND = 2000.0
+PSEUDO_ST_PROMPT_OVERHEAD = 20    # the translation prompt around each transcript
 GIB = 1024.0 ** 3
 
 
@@ -39,19 +43,29 @@ def text_tokens(chars: float, chars_per_token: float = CHARS_PER_TOKEN) -> float
     return chars / chars_per_token
 
 
-def cpt_tokens(units: float, transcript_tokens: float, utts: int, ratio: str,
-               budget: float = 0.0) -> "CptTokens":
-    """Tokens of the CPT mixture.
+def cpt_tokens(units: float, transcript_tokens: float, utts: int, ratio: Optional[float],
+               budget: float = 0.0, text_available: Optional[float] = None) -> "CptTokens":
+    """Tokens of the CPT mixture, as stage 7 selects them (:func:`espnet_spire.lm.cpt_data.select`).
 
-    ``speech = units + transcript_tokens + utts x SPEECH_EXAMPLE_OVERHEAD``;
-    ``text = speech x t / s`` for ``ratio = "s:t"`` (the paper's 5:1);
-    with a ``budget`` (> 0) both are scaled down so that ``speech + text <= budget``.
+    ``speech = units + transcript_tokens + utts x SPEECH_EXAMPLE_OVERHEAD``; ``ratio`` is
+    speech/text (the paper's 5:1 = 5.0, None: no mixing). Without ``text_available``, text is
+    ``speech / ratio``; with it, the larger side is cut to the ratio. With a ``budget`` (> 0)
+    both are scaled down so that ``speech + text <= budget``.
     """
-    s, t = (float(x) for x in ratio.split(":"))
     speech = units + transcript_tokens + utts * SPEECH_EXAMPLE_OVERHEAD
-    text = speech * t / s
+    if text_available is None:
+        text = speech / ratio if ratio else 0.0
+    else:
+        text = float(text_available)
+        if ratio and speech > 0 and text > 0:
+            if speech > ratio * text:
+                speech = ratio * text
+            else:
+                text = speech / ratio
+    full = units + transcript_tokens + utts * SPEECH_EXAMPLE_OVERHEAD
     scale = min(1.0, budget / (speech + text)) if budget > 0 and speech + text > 0 else 1.0
-    return CptTokens(speech * scale, text * scale, scale)
+    used = speech * scale / full if full > 0 else 1.0
+    return CptTokens(speech * scale, text * scale, used)
 
 
 @dataclass(frozen=True)
@@ -60,7 +74,7 @@ class CptTokens:
 
     speech: float
     text: float
-    used_share: float
+    used_share: float        # share of the available speech tokens used
 
     @property
     def total(self) -> float:
@@ -70,6 +84,12 @@ class CptTokens:
 def it_tokens(examples: float, units_per_example: float, output_tokens_per_example: float) -> float:
     """IT tokens: ``examples x (units + output tokens + IT_EXAMPLE_OVERHEAD)``."""
     return examples * (units_per_example + output_tokens_per_example + IT_EXAMPLE_OVERHEAD)
+
+
+def pseudo_st_tokens(transcripts: float, langs: int, transcript_tokens: float) -> float:
+    """Stage 9 tokens: ``transcripts x langs x (2 x transcript_tokens + PSEUDO_ST_PROMPT_OVERHEAD)``
+    (the prompt holds the transcript, the translation is assumed as long as the transcript)."""
+    return transcripts * langs * (2 * transcript_tokens + PSEUDO_ST_PROMPT_OVERHEAD)
 
 
 def audio_dump_bytes(seconds: float, sample_rate: int = 16000, sample_bytes: int = 2) -> float:

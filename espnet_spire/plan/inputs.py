@@ -113,11 +113,45 @@ def data_stats(path: str, sample: int = 200, seed: int = 0, units_file: Optional
     return stats
 
 
-def text_dir_chars(path: str) -> Dict[str, int]:
-    """Characters per language of a text-only data dir (``text.tc.<lang>`` files, ids excluded)."""
+@dataclass
+class TextStats:
+    """Sizes of one text-only data dir: bytes of each ``text.tc.<lang>`` (ids included), and its
+    lines when they were counted (only the roles that count examples need them)."""
+
+    path: str
+    bytes: Dict[str, int]
+    lines: Optional[int] = None
+
+    @property
+    def langs(self) -> List[str]:
+        return sorted(self.bytes)
+
+
+def text_dir_stats(path: str, count_lines: bool = False) -> TextStats:
+    """File sizes per language of a text-only data dir (no file is read unless ``count_lines``:
+    the lines of its first ``text.tc.<lang>``, which every aligned file shares)."""
+    files = sorted(glob.glob(os.path.join(path, "text.tc.*")))
+    sizes = {f.rsplit(".", 1)[1]: os.path.getsize(f) for f in files}
+    lines = count_file_lines(files[0]) if count_lines and files else None
+    return TextStats(path, sizes, lines)
+
+
+def count_file_lines(path: str) -> int:
+    """Lines of a file, read in 1 MiB blocks."""
+    n = 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            n += block.count(b"\n")
+    return n
+
+
+def lang_lines(path: str, langs: List[str]) -> Dict[str, int]:
+    """Lines of ``text.tc.<lang>`` of a speech dir, for each of ``langs`` it has (its ST pairs)."""
     out = {}
-    for f in sorted(glob.glob(os.path.join(path, "text.tc.*"))):
-        out[f.rsplit(".", 1)[1]] = sum(len(line.value) for line in iter_kaldi_file(f))
+    for lang in langs:
+        f = os.path.join(path, f"text.tc.{lang}")
+        if os.path.isfile(f):
+            out[lang] = count_file_lines(f)
     return out
 
 

@@ -33,9 +33,17 @@ def render_problems(plan: Plan) -> str:
 def render_plan(plan: Plan) -> str:
     """Data sets, per-stage table, GPU memory breakdown and the assumptions behind the numbers."""
     out: List[str] = ["Plan: every input is present.", "", "Data sets:"]
-    for name, s in plan.data.items():
-        units = f", {s.units:,} units measured" if s.units is not None else ""
-        out.append(f"  {name}: {s.utts:,} utterances, {s.hours:,.1f} h ({s.source}){units}")
+    for name, roles in plan.roles.items():
+        named = "; " + " ".join(f"--{r}" for r in roles)
+        if name in plan.data:
+            s = plan.data[name]
+            units = f", {s.units:,} units measured" if s.units is not None else ""
+            out.append(f"  {name}: {s.utts:,} utterances, {s.hours:,.1f} h ({s.source}){units}{named}")
+        elif name in plan.text:
+            t = plan.text[name]
+            lines = f"{t.lines:,} lines, " if t.lines is not None else ""
+            out.append(f"  {name}: text {lines}{sum(t.bytes.values()):,} bytes "
+                       f"(text.tc.{{{','.join(t.langs)}}}){named}")
     out += ["", "Per stage:"]
     table = [[title for _, title in COLUMNS]]
     table += [[_cell(key, row.get(key)) for key, _ in COLUMNS] for row in plan.rows]

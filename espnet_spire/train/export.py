@@ -8,6 +8,7 @@ other artifact to be loaded, prompted or decoded:
 * the tokenizer the model's TRAINING DATA was built with (the data builders copy it into the
   split dir, :mod:`espnet_spire.lm.token_data`): for IT models the instruct tokenizer with
   ``<|im_end|>`` and the chat template, not the base tokenizer of the init dir;
+* a ``tokenizer_config.json`` that transformers 4.57 loads too (:mod:`espnet_spire.lm.tokenizer_compat`);
 * a greedy ``generation_config.json`` (256 new tokens, every eos id: ``<|im_end|>`` and ``</s>``);
   SpireFull's released config samples, so a plain ``generate()`` would not reproduce SPIRE;
 * ``spire.json`` (:mod:`espnet_spire.lm.facts`): K, unit format, base model, prompt style (``cpt``
@@ -40,6 +41,7 @@ from espnet_spire.lm.facts import (
     read_facts,
     write_facts,
 )
+from espnet_spire.lm.tokenizer_compat import make_portable
 
 logger = logging.getLogger(__name__)
 
@@ -262,6 +264,7 @@ def export_model_dir(
     if tokenizer_dir:
         copy_tokenizer_files(tokenizer_dir, tmp)
     _copy_side_files(model_dir, tmp, skip=TOKENIZER_FILES if tokenizer_dir else ())
+    make_portable(str(tmp))  # also for tokenizers written before the dirs were made portable
     _strip_record_paths(tmp)
 
     record = dict(read_facts(model_dir) or {})

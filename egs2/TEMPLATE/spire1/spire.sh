@@ -151,7 +151,7 @@ seed=0               # Global seed of data-making stages.
 dry_run=false        # Only list the stages that would run.
 plan=false           # Check every input and print sizes, disk, GPU memory and GPU-hours per stage, then exit.
 plan_tokens_per_second=8900  # Plan: training tokens/s per GPU for a 7B model (issue #16: 7B Llama, one H200, bf16).
-plan_args=""         # Extra options of espnet_spire.bin.plan, e.g. "--cpt_token_budget 6e9 --tokens_per_second 8900".
+plan_args=""         # Extra options of espnet_spire.bin.plan, e.g. "--translate_tokens_per_second 2000".
 
 # ---------------------------------------------------------------- data
 # Data roles: each is a space-separated list of dirs under data/ (README, "Data roles"). A role
@@ -412,15 +412,21 @@ if [ "${plan}" = true ]; then
     # shellcheck disable=SC2086
     ${python} -m espnet_spire.bin.plan --stages "${_stages}" --seed "${seed}" \
         --data_check_cmd "local/data.sh --check true --seed ${seed} ${local_data_opts}" \
-        --dumpdir "${dumpdir}" --expdir "${expdir}" --train_set "${train_set}" --valid_set "${valid_set}" \
-        --test_sets "${test_sets}" --mt_train_set "${mt_train_set}" --mono_set "${mono_set}" \
+        --dumpdir "${dumpdir}" --expdir "${expdir}" \
+        --kmeans_sets "${kmeans_sets}" --cpt_speech_sets "${cpt_speech_sets}" --cpt_mono_sets "${cpt_mono_sets}" \
+        --cpt_mt_sets "${cpt_mt_sets}" --it_asr_sets "${it_asr_sets}" --st_sets "${st_sets}" \
+        --pseudo_st_sets "${pseudo_st_sets}" --it_mt_sets "${it_mt_sets}" --valid_set "${valid_set}" \
+        --test_sets "${test_sets}" --text_test_sets "${text_test_sets}" --speech_sets "${speech_sets}" \
+        --unit_sets "${unit_sets}" --text_sets "${text_sets}" --towerblocks "${towerblocks}" \
+        --it_mixture_vars "${it_mixture_vars}" --src_lang "${src_lang}" \
         --tgt_langs "${tgt_langs}" --feature_type "${feature_type}" --ssl_model "${ssl_model}" \
         --ssl_layer "${ssl_layer}" --nclusters "${nclusters}" --kmeans_model "${kmeans_model}" \
         --kmeans_dir "${km_dir}" --kmeans_portion "${kmeans_portion}" --kmeans_max_frames "${kmeans_max_frames}" \
         --dedup "${dedup}" --tokenizer_dir "${tok_dir}" --base_model "${base_model}" \
         --cpt_config "${cpt_config}" --it_config "${it_config}" --cpt_ratio "${cpt_ratio}" \
-        --variants "${variants}" --pseudo_st_n_direct "${pseudo_st_n_direct}" \
-        --pseudo_st_n_multiturn "${pseudo_st_n_multiturn}" --ngpu "${ngpu}" \
+        --cpt_data_opts="${cpt_data_opts}" --variants "${variants}" \
+        --pseudo_st_translator "${pseudo_st_translator}" --pseudo_st_max_utts "${pseudo_st_max_utts}" \
+        --pseudo_st_n_direct "${pseudo_st_n_direct}" --pseudo_st_n_multiturn "${pseudo_st_n_multiturn}" --ngpu "${ngpu}" \
         --tokens_per_second "${plan_tokens_per_second}" ${plan_args}
     exit 0
 fi
