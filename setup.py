@@ -21,6 +21,7 @@ setup(
         "sentencepiece",
         "kaldiio",
         "soundfile",
+        "soxr",
         "scikit-learn",
         "joblib",
         "faiss-cpu",
