@@ -98,12 +98,14 @@ def load_model(args: argparse.Namespace, parser: argparse.ArgumentParser):
 
 def main(argv: Optional[List[str]] = None) -> int:
     from espnet_spire.infer.inputs import audio_sources, text_sources
+    from espnet_spire.infer.model import task_for
     from espnet_spire.infer.output import skipped_report, write_outputs
 
     parser = get_parser()
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
     try:
+        task_for(args.task, args.src_lang, args.tgt_lang)  # a bad task fails before any loading
         sources = text_sources(args.inputs) if args.task == "mt" else audio_sources(args.inputs)
         model = load_model(args, parser)
         result = model.run(sources, args.task, args.tgt_lang, args.src_lang, progress=True)

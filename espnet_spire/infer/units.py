@@ -42,6 +42,8 @@ def feature_config(facts: Dict[str, object], cfg: UnitConfig, source: str) -> Fe
     feat = dict(facts.get("feature") or {})
     ftype = feat.get("feature_type") or "hf_ssl"
     if ftype != "hf_ssl":
+        if cfg.ssl_model:
+            logger.warning("%s was learnt on %s features: --ssl_model %s is not used", source, ftype, cfg.ssl_model)
         return FeatureConfig(feature_type=str(ftype), device=cfg.device)
     if not cfg.ssl_model:
         name = feat.get("ssl_model") or "HuBERT-large (SPIRE: hubert-large-ll60k)"
