@@ -218,3 +218,16 @@ def test_model_card_snippet_runs(model, audio, tmp_path):
     with redirect_stdout(buf):
         exec(compile(snippet, "model_card_snippet", "exec"), {})
     assert len(buf.getvalue().splitlines()) == 2
+
+
+def test_python_api(model, audio):
+    from espnet_spire.infer import InferConfig, SpireModel
+
+    m = SpireModel.from_pretrained(model["hf"], InferConfig(device="cpu", max_new_tokens=3))
+    assert isinstance(m.transcribe(audio["c.wav"]), str)
+    assert len(m.transcribe([audio["a.flac"], audio["bad.wav"], audio["c.wav"]])) == 2
+    result = m.run(audio["b.mp3"], "st", "fr")
+    assert [(o.id, o.task) for o in result.outputs] == [("b", "st_fr")] and not result.skipped
+    assert len(m.translate_text(["a b c", "d e"], "en", "de")) == 2
+    with pytest.raises(ValueError, match="unreadable: cannot decode"):
+        m.transcribe(audio["bad.wav"])

@@ -182,10 +182,12 @@ class SpireModel:
 
     # ------------------------------------------------------------------ runs
 
-    def run(self, inputs: Sequence[Union[str, Source]], task: str = "asr", tgt_lang: Optional[str] = None,
+    def run(self, inputs: Union[str, Sequence[Union[str, Source]]], task: str = "asr", tgt_lang: Optional[str] = None,
             src_lang: str = "en", progress: bool = False) -> Result:
         """Decode ``inputs`` (audio paths, dirs, wav.scp files or Sources; for ``mt``, Sources of text)."""
         t = task_for(task, src_lang, tgt_lang)
+        if isinstance(inputs, (str, os.PathLike)):
+            inputs = [inputs]
         if all(isinstance(s, Source) for s in inputs):
             sources = list(inputs)
         else:
