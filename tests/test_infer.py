@@ -193,6 +193,12 @@ def test_released_spire_layout(model, audio, run, tmp_path):
     assert rc == 0 and [line.split(" ")[0] for line in lines] == ["a", "b", "c"] and "skipped 1 of 4" in err
     rc, _, err = run(["--llm", model["trained"], "--kmeans", str(km), audio["c.wav"], *FAST])
     assert rc == 1 and "give --ssl_model DIR" in err
+    km_big = tmp_path / "kmeans_model_k530"
+    joblib.dump(sklearn_model_from_centers(np.random.default_rng(1).normal(size=(K + 500, 32)).astype(np.float32)),
+                km_big)
+    rc, _, err = run(["--llm", model["trained"], "--kmeans", str(km_big), "--ssl_model", hubert, "--layer", "2",
+                      audio["c.wav"], *FAST])
+    assert rc == 1 and f"has no token for unit {K + 499} (U+{0xF0000 + K + 499:X})" in err
     # our k-means dir records the SSL model's hashes and layer: another HuBERT is refused
     from espnet_spire.units.hf_ssl import HFSSLExtractor
     from espnet_spire.units.kmeans import KMeansConfig, save_kmeans

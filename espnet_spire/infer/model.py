@@ -135,14 +135,16 @@ class SpireModel:
         return cls(llm, kmeans, cfg)
 
     def _check_num_units(self, k: int) -> None:
+        """The LLM must have one token per k-means unit (its ``spire.json``, else its vocabulary)."""
         from espnet_spire.lm.facts import read_facts
+        from espnet_spire.units.dsu_format import pua
 
         recorded = (read_facts(self.llm_dir) or {}).get("num_units")
         if recorded is not None and int(recorded) != k:
             raise ValueError(f"the model {self.llm_dir} has {recorded} unit tokens but its k-means model has K={k}")
-        first = chr(0xF0000 + k - 1)
-        if self.tokenizer.convert_tokens_to_ids(first) in (None, self.tokenizer.unk_token_id):
-            raise ValueError(f"the tokenizer of {self.llm_dir} has no token for unit {k - 1} (U+{0xF0000 + k - 1:X}): "
+        last = pua(k - 1)
+        if self.tokenizer.convert_tokens_to_ids(last) in (None, self.tokenizer.unk_token_id):
+            raise ValueError(f"the tokenizer of {self.llm_dir} has no token for unit {k - 1} (U+{ord(last):X}): "
                              f"it was not extended for this k-means model (K={k})")
 
     # ------------------------------------------------------------------ units
