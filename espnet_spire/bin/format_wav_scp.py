@@ -29,6 +29,7 @@ from espnet_spire.audio.format_job import (
     merge_jobs,
     run_format_job,
 )
+from espnet_spire.audio.resample import DEFAULT_RESAMPLER, RESAMPLERS
 from espnet_spire.common.cli import run_cli, setup_logging
 from espnet_spire.common.kaldi_dir import read_key_list
 
@@ -53,6 +54,13 @@ def get_parser() -> argparse.ArgumentParser:
         type=int,
         default=400,
         help="drop utterances shorter than this after resampling (400 = 25 ms at 16 kHz)",
+    )
+    job.add_argument(
+        "--resampler",
+        choices=RESAMPLERS,
+        default=DEFAULT_RESAMPLER,
+        help="for input not at --fs: soxr_hq (what SpireLM's labeller uses, via librosa) or sinc "
+        "(torchaudio, this recipe's earlier resampler); 16 kHz input is never filtered",
     )
     merge = parser.add_argument_group("merge mode")
     merge.add_argument("--nj", type=int, help="number of jobs to merge")
@@ -92,7 +100,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     else:
         if not args.key_file or args.job is None:
             parser.error("job mode needs --key_file and --job")
-        opts = FormatOptions(args.fs, args.audio_format, args.min_samples)
+        opts = FormatOptions(args.fs, args.audio_format, args.min_samples, args.resampler)
         keys = read_key_list(args.key_file)
         if not job_is_done(args.data_dir, keys, args.out_dir, args.job, opts):
             # One thread per job: parallelism comes from nj (torch is imported only

@@ -174,6 +174,7 @@ tgt_langs="de fr es it pt nl ru zh ko"   # Translation targets (ESPnet-ST codes)
 
 # ---------------------------------------------------------------- audio
 audio_format=wav            # Format of dumped 16 kHz mono audio (wav or flac).
+resampler=soxr_hq           # For non-16 kHz audio: soxr_hq (as SpireLM's labeller, librosa) or sinc (torchaudio).
 max_failed_ratio=0.05       # A stage fails when more than this share of utterances is unusable.
 
 # ---------------------------------------------------------------- units (stages 3-5)
@@ -286,7 +287,7 @@ Options:
   --train_set, --kmeans_sets, --cpt_speech_sets,
   --cpt_mono_sets, --cpt_mt_sets, --it_asr_sets, --st_sets, --pseudo_st_sets, --it_mt_sets,
   --valid_set, --test_sets, --text_test_sets,
-  --local_data_opts, --src_lang, --tgt_langs, --audio_format, --max_failed_ratio,
+  --local_data_opts, --src_lang, --tgt_langs, --audio_format, --resampler, --max_failed_ratio,
   --feature_type, --ssl_model, --ssl_layer, --ssl_dtype, --feats_batch_size, --feats_chunk_seconds,
   --nclusters, --kmeans_tag, --kmeans_model, --kmeans_portion, --kmeans_max_frames,
   --kmeans_batch_size, --kmeans_max_iter, --kmeans_backend, --dsu_format, --dedup,
@@ -484,7 +485,8 @@ if run_stage 2; then
         ${train_cmd} JOB=1:"${_nj}" "${logdir}/format.JOB.log" \
             ${python} -m espnet_spire.bin.format_wav_scp \
                 --data_dir "${data}" --key_file "${logdir}/keys.JOB.scp" \
-                --out_dir "${out}" --job JOB --fs 16000 --audio_format "${audio_format}"
+                --out_dir "${out}" --job JOB --fs 16000 --audio_format "${audio_format}" \
+                --resampler "${resampler}"
         # Sorted wav.scp/utt2num_samples/failed and the data files of the survivors; fails when
         # more than max_failed_ratio of the utterances are unusable.
         # shellcheck disable=SC2086
