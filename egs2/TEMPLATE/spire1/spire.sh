@@ -309,8 +309,52 @@ if [ $# -ne 0 ]; then
     exit 2
 fi
 
+# ---------------------------------------------------------------- option checks
+# Bad values stop the run here, before any work, naming the option (issue #15).
+option_errors=()
+# is_int VALUE: true for a (non-negative) decimal integer.
+is_int() { [[ "$1" =~ ^[0-9]+$ ]]; }
+is_int "${stage}" && [ "${stage}" -ge 1 ] && [ "${stage}" -le 15 ] \
+    || option_errors+=("--stage '${stage}': must be a stage number, 1-15")
+is_int "${stop_stage}" && [ "${stop_stage}" -ge 1 ] && [ "${stop_stage}" -le 15 ] \
+    || option_errors+=("--stop_stage '${stop_stage}': must be a stage number, 1-15")
+if [ "${#option_errors[@]}" -eq 0 ] && [ "${stop_stage}" -lt "${stage}" ]; then
+    option_errors+=("--stop_stage ${stop_stage} is below --stage ${stage}: no stage would run")
+fi
+for _n in ${skip_stages//,/ }; do
+    is_int "${_n}" && [ "${_n}" -ge 1 ] && [ "${_n}" -le 15 ] \
+        || option_errors+=("--skip_stages '${skip_stages}': '${_n}' is not a stage number, 1-15")
+done
+for _opt in nj inference_nj; do
+    is_int "${!_opt}" && [ "${!_opt}" -ge 1 ] || option_errors+=("--${_opt} '${!_opt}': must be a whole number >= 1")
+done
+is_int "${ngpu}" || option_errors+=("--ngpu '${ngpu}': must be a whole number >= 0")
+for _opt in dumpdir expdir; do
+    [[ "${!_opt}" =~ [[:space:]] ]] && option_errors+=("--${_opt} '${!_opt}': paths with spaces are not supported (Kaldi-style lists and job commands split on them)")
+    [ -n "${!_opt}" ] || option_errors+=("--${_opt} is empty")
+done
+_known_variants="spirebase $(for _f in conf/it_mixtures/*.yaml; do [ -f "${_f}" ] && basename "${_f}" .yaml; done | tr '\n' ' ')"
+for _v in ${variants}; do
+    [[ " ${_known_variants} " == *" ${_v} "* ]] \
+        || option_errors+=("--variants: unknown variant '${_v}' (known: ${_known_variants% }; an IT variant is conf/it_mixtures/<name>.yaml)")
+done
+if [ "${#option_errors[@]}" -gt 0 ]; then
+    log "Error: invalid options (nothing was started):"
+    printf '    %s\n' "${option_errors[@]}" >&2
+    exit 2
+fi
+
 . ./path.sh
 . ./cmd.sh
+
+# --ngpu N needs N visible GPUs; checked before any stage (not for --dry_run / --plan, which only look).
+if [ "${ngpu}" -gt 0 ] && [ "${dry_run}" = false ] && [ "${plan}" = false ]; then
+    _ngpu_seen=$(${python} -c "import torch; print(torch.cuda.device_count() if torch.cuda.is_available() else 0)" 2>/dev/null || echo 0)
+    if [ "${_ngpu_seen}" -lt "${ngpu}" ]; then
+        log "Error: --ngpu ${ngpu} but torch sees ${_ngpu_seen} GPU(s) (torch.cuda.is_available() is false or too few devices): use --ngpu 0 for CPU, or run where the GPUs are (nothing was started)"
+        exit 2
+    fi
+fi
 
 # ---------------------------------------------------------------- stage gating
 skip_list=" ${skip_stages//,/ } "
@@ -448,6 +492,22 @@ if [ "${dry_run}" = false ] && ! stage_selected 1 && any_stage_selected 2 3 4 5 
 fi
 
 mkdir -p "${expdir}"
+# ---------------------------------------------------------------- the experiment lock
+# One run at a time per ${expdir}: a second run would share its logs, dumps and checkpoints.
+# flock holds while this script or a job it started (they inherit the descriptor) runs, and the
+# kernel drops it when they die, SIGKILL included, so no stale lock is left. --dry_run and --plan
+# only look and take no lock.
+if [ "${dry_run}" = false ]; then
+    lock_file=${expdir}/.spire.lock
+    exec {lock_fd}<>"${lock_file}"
+    if ! flock -n "${lock_fd}"; then
+        _holder=$(tr -s '\n' ' ' < "${lock_file}")
+        log "Error: another run holds the lock ${lock_file} (${_holder:-holder not recorded}): nothing was started." \
+            "Wait for it to end, or stop it; the lock goes away with its processes."
+        exit 3
+    fi
+    echo "pid $$ since $(date '+%Y-%m-%dT%H:%M:%S'): ${run_args}" > "${lock_file}"
+fi
 echo "${run_args}" > "${expdir}/spire.sh.last_command"
 
 # ---------------------------------------------------------------- stage 1: data preparation
