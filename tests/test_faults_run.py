@@ -6,8 +6,10 @@ the message that now names it."""
 
 import fcntl
 import os
+import resource
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,3 +118,151 @@ def test_ngpu_without_a_gpu_fails_before_any_stage(recipe):
     # looking at a GPU run's plan from a machine without GPUs is fine
     out = run_recipe(recipe, "--ngpu", "1", "--stage", "15", "--dry_run", "true")
     assert out.returncode == 0, out.stderr
+
+
+# ---------------------------------------------------------------- item 6: resume under a changed config
+@pytest.mark.slow
+def test_resume_with_a_changed_config_stops_or_restarts_the_optimizer(tmp_path):
+    import torch
+
+    from espnet_spire.tasks.spire_lm import SpireLMTask
+    from espnet_spire.train.config_guard import RECORD, TrainingConfigChanged
+    from spire_lm_helpers import base_args, epoch_values, make_data, make_tiny_llama, read_reporter
+
+    model = make_tiny_llama(tmp_path / "model")
+    train, valid = make_data(tmp_path / "data", "cpt", n_train=16, n_valid=4)
+    exp = tmp_path / "exp"
+
+    def train_cmd(max_epoch, lr, **kw):
+        return base_args(model, exp, train, valid, max_epoch=max_epoch, resume="true",
+                         use_matplotlib="false", optim_conf=f'{{"lr": {lr}, "weight_decay": 0.0}}',
+                         keep_nbest_models=3, **kw)
+
+    SpireLMTask.main(cmd=train_cmd(1, 0.003))
+    first = (exp / RECORD).read_text()
+    ckpt = (exp / "checkpoint.pth").stat().st_mtime_ns
+    # the same config again: nothing to do, nothing changed
+    SpireLMTask.main(cmd=train_cmd(1, 0.003))
+    assert (exp / RECORD).read_text() == first
+
+    # more epochs and another lr under the same dir: before, epoch 2 ran at lr 0 with rc 0
+    with pytest.raises(TrainingConfigChanged) as err:
+        SpireLMTask.main(cmd=train_cmd(2, 0.01))
+    msg = str(err.value)
+    assert "the training config changed since this experiment started (recorded " in msg
+    assert f"in {exp / RECORD}, now " in msg
+    assert "max_epoch: 1 -> 2" in msg and "0.003" in msg and "0.01" in msg
+    assert "--cpt_tag/--it_tag" in msg and f"delete {exp}" in msg
+    assert "--resume_with_new_config true" in msg
+    assert (exp / "checkpoint.pth").stat().st_mtime_ns == ckpt
+    assert not (exp / "2epoch.pth").exists()
+    assert (exp / RECORD).read_text() == first
+
+    # accepted: weights and epoch count kept, a fresh optimizer and schedule for epoch 2
+    SpireLMTask.main(cmd=train_cmd(2, 0.01, resume_with_new_config="true"))
+    rep = read_reporter(exp)
+    assert rep["epoch"] == 2
+    lrs = epoch_values(rep, "train", "optim0_lr0")
+    assert lrs[1] > 0.001, lrs                       # not the finished schedule's lr 0
+    w1 = torch.load(exp / "1epoch.pth", map_location="cpu")
+    w2 = torch.load(exp / "2epoch.pth", map_location="cpu")
+    assert max((w1[k] - w2[k]).abs().max().item() for k in w1) > 0
+    # the new config is now the experiment's: a plain resume of it is accepted
+    SpireLMTask.main(cmd=train_cmd(2, 0.01))
+    assert read_reporter(exp)["epoch"] == 2
+
+
+# ---------------------------------------------------------------- item 10: a full disk
+def _tiny_training(tmp_path, exp):
+    from spire_lm_helpers import base_args, make_data, make_tiny_llama
+
+    model = make_tiny_llama(tmp_path / "model")
+    train, valid = make_data(tmp_path / "data", "cpt", n_train=8, n_valid=4)
+    return base_args(model, exp, train, valid, max_epoch=1, resume="true", use_matplotlib="false")
+
+
+def _stray_temporaries(exp: Path):
+    return [p.name for p in exp.rglob("*") if ".tmp" in p.name]
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 400 KiB tmpfs: room for the run's small files, not for a checkpoint."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    out = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mnt)],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({out.stderr.strip() or out.returncode}); "
+                    "the file-size-limit test covers the same path")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+@pytest.mark.slow
+def test_checkpoint_on_a_full_disk_says_disk_full(tmp_path, small_tmpfs):
+    from espnet_spire.common.fileio import DiskFullError
+    from espnet_spire.tasks.spire_lm import SpireLMTask
+
+    exp = small_tmpfs / "exp"
+    with pytest.raises(DiskFullError) as err:
+        SpireLMTask.main(cmd=_tiny_training(tmp_path, exp))
+    assert f"disk full: {exp / 'checkpoint.pth'} (No space left on device)" in str(err.value)
+    assert _stray_temporaries(exp) == []
+    assert not (exp / "checkpoint.pth").exists()
+
+
+@pytest.mark.slow
+def test_checkpoint_over_a_file_size_limit_says_disk_full_in_one_line(tmp_path):
+    """RLIMIT_FSIZE is a real kernel limit (EFBIG), set on the training process only."""
+    from spire_lm_helpers import subprocess_env
+
+    exp = tmp_path / "exp"
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # EFBIG instead of death by signal
+        resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))
+
+    out = subprocess.run([sys.executable, "-m", "espnet_spire.bin.spire_lm_train",
+                          *map(str, _tiny_training(tmp_path, exp))],
+                         capture_output=True, text=True, env=subprocess_env(), cwd=ROOT,
+                         preexec_fn=limit, timeout=300)
+    assert out.returncode == 2, out.stderr[-3000:]
+    last = out.stderr.strip().splitlines()[-1]
+    assert last == f"Error: [Errno 27] disk full: {exp / 'checkpoint.pth'} (File too large)", last
+    assert "Traceback" not in out.stderr
+    assert _stray_temporaries(exp) == []
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_train_lm_sh_names_a_changed_config_in_one_line(recipe, tmp_path):
+    """What stage 8/11 shows: train_lm.sh repeats the trainer's "Error:" line (no traceback hunt)."""
+    import yaml
+
+    from spire_lm_helpers import make_data, make_tiny_llama
+
+    model = make_tiny_llama(tmp_path / "model")
+    make_data(tmp_path / "data", "cpt", n_train=8, n_valid=4)
+    conf = dict(batch_type="sorted", batch_size=8, max_epoch=1, optim="adamw",
+                optim_conf={"lr": 0.003}, num_workers=0, keep_nbest_models=1,
+                use_matplotlib=False, attn_implementation="eager", hf_export_dtype="float32")
+    exp = recipe / "exp" / "train_x" / "spirebase"
+
+    def train(max_epoch):
+        cfg = tmp_path / f"train_x_{max_epoch}.yaml"
+        cfg.write_text(yaml.safe_dump({**conf, "max_epoch": max_epoch}))
+        return subprocess.run(
+            ["scripts/train_lm.sh", "--python", sys.executable, "--nthreads", "1",
+             str(exp), str(model), str(tmp_path / "data"), str(cfg)],
+            cwd=recipe, env=ENV, capture_output=True, text=True, timeout=300)
+
+    first = train(1)
+    assert first.returncode == 0, first.stderr[-3000:]
+    again = train(2)
+    assert again.returncode == 1
+    assert f"Error: training {exp} failed (see {exp}/train.log)" in again.stderr
+    assert f"Error: {exp}: the training config changed since this experiment started" in again.stderr
+    assert "max_epoch: 1 -> 2" in again.stderr
+    assert "Traceback" not in again.stderr
+    assert not (exp / "2epoch.pth").exists()

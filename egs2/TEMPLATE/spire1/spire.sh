@@ -212,6 +212,8 @@ it_config=""                # IT training config; required from stage 8 on.
 it_tag=""                   # IT variant V is trained in exp/<it_tag>/V; default: the config's name.
 it_args=""                  # Extra options of the IT training.
 it_max_len=4096             # Longest IT conversation (longer ones are skipped and listed).
+resume_with_new_config=false  # Stages 8/11: resume an exp dir whose training config changed (keep weights
+                            # and epochs, restart optimizer and scheduler); otherwise such a resume stops.
 lm_nthreads=0               # CPU threads of single-process LLM jobs (training, pseudo-ST); 0: all cores.
 lm_launcher=deepspeed       # LLM training launcher: espnet (CPU / DDP), torchrun or deepspeed
                             # (the last two for DeepSpeed configs, one process per GPU).
@@ -292,7 +294,7 @@ Options:
   --kmeans_batch_size, --kmeans_max_iter, --kmeans_backend, --dsu_format, --dedup,
   --base_model, --init_strategy, --lm_seed,
   --mt_train_set, --mono_set, --cpt_ratio, --cpt_max_len, --cpt_data_opts, --cpt_config, --cpt_tag, --cpt_args,
-  --it_config, --it_tag, --it_args, --it_max_len, --it_mixture_vars, --lm_nthreads, --lm_launcher, --variants, --towerblocks, --prompt_style, --decode_tasks, --decode_tag,
+  --it_config, --it_tag, --it_args, --it_max_len, --resume_with_new_config, --it_mixture_vars, --lm_nthreads, --lm_launcher, --variants, --towerblocks, --prompt_style, --decode_tasks, --decode_tag,
   --decode_batch_size, --decode_dtype, --decode_base, --copy_baseline, --pseudo_st_translator, --pseudo_st_qe_model,
   --pseudo_st_qe_filter, --pseudo_st_threshold, --pseudo_st_n_direct, --pseudo_st_n_multiturn,
   --pseudo_st_max_utts, --pseudo_st_args, --score_normalizer, --spbleu, --flores200_spm,
@@ -485,6 +487,7 @@ fi
 [ "${lm_nthreads}" -gt 0 ] || lm_nthreads=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
 lm_env="env OMP_NUM_THREADS=${lm_nthreads} MKL_NUM_THREADS=${lm_nthreads}"
 train_lm="scripts/train_lm.sh --ngpu ${ngpu} --launcher ${lm_launcher} --nthreads ${lm_nthreads} --seed ${seed}"
+train_lm+=" --resume_with_new_config ${resume_with_new_config}"
 
 # The data roles' dirs are checked before any work (after local/data.sh when stage 1 runs).
 if [ "${dry_run}" = false ] && ! stage_selected 1 && any_stage_selected 2 3 4 5 7 9 10 12 13; then
