@@ -266,3 +266,55 @@ def test_train_lm_sh_names_a_changed_config_in_one_line(recipe, tmp_path):
     assert "max_epoch: 1 -> 2" in again.stderr
     assert "Traceback" not in again.stderr
     assert not (exp / "2epoch.pth").exists()
+
+
+# ---------------------------------------------------------------- item 10: bad data, named
+def test_utterance_id_sclite_cannot_take_is_named_before_scoring(tmp_path):
+    """Before: sclite misread '(spk-a(1))' and stage 13 said "sclite and the Python scorer
+    disagree"; now the id and the reason are named, with or without sclite."""
+    from espnet_spire.data.validate import describe, validate_data_dir
+
+    data = tmp_path / "data" / "test"
+    data.mkdir(parents=True)
+    (data / "text").write_text("spk-a(1) hello world\nspk-b good morning\n")
+    (data / "utt2spk").write_text("spk-a(1) spk\nspk-b spk\n")
+    hyp_dir = tmp_path / "decode" / "asr"
+    hyp_dir.mkdir(parents=True)
+    (hyp_dir / "text").write_text("spk-a(1) hello word\nspk-b good morning\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "espnet_spire.bin.score_decode_dir", "--task", "asr",
+         "--ref", str(data / "text"), "--hyp_dir", str(hyp_dir)],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT),
+                                             "PATH": "/usr/lib/sctk/bin:" + os.environ["PATH"]})
+    assert out.returncode == 1, out.stderr
+    assert (f"score_decode_dir: ERROR: {data / 'text'}: utterance id 'spk-a(1)' (1 such ids): "
+            "WER scoring writes sclite trn files") in out.stderr
+    assert "disagree" not in out.stderr and "Traceback" not in out.stderr
+    # the data check says so already at stage 1
+    res = validate_data_dir(data, check_audio=False)
+    assert any("id 'spk-a(1)' has '(' or ')': WER scoring (stage 13) cannot take it" in w
+               for w in describe(res.first_warnings()))
+
+
+def test_duplicate_wav_scp_id_is_named_with_file_and_line(tmp_path):
+    """Before: a traceback in the stage-2 job log; now one line, repeated by the launcher."""
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(tmp_path / "a.wav", (np.sin(np.arange(8000) / 5) * 0.3).astype("float32"), 16000,
+             subtype="PCM_16")
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "wav.scp").write_text(f"u1 {tmp_path}/a.wav\nu1 {tmp_path}/a.wav\nu2 {tmp_path}/a.wav\n")
+    (d / "text").write_text("u1 hi\nu2 ho\n")
+    (d / "utt2spk").write_text("u1 s\nu2 s\n")
+    (tmp_path / "keys").write_text("u1\nu2\n")
+    out = subprocess.run(
+        [str(DEMO / "utils" / "launch_local.sh"), "JOB=1:1", "out/log.JOB", sys.executable, "-m",
+         "espnet_spire.bin.format_wav_scp", "--data_dir", "d", "--key_file", "keys",
+         "--out_dir", "out", "--job", "JOB", "--fs", "16000", "--audio_format", "wav"],
+        cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 1
+    assert "1 / 1 failed, log is in out/log.1" in out.stderr
+    assert "ERROR: d/wav.scp:2: duplicate id 'u1'" in out.stderr
+    assert "Traceback" not in (tmp_path / "out" / "log.1").read_text()

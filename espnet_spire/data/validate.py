@@ -167,6 +167,9 @@ def scan_file(
                 result.error("empty value", path, line.lineno, f"id '{line.key}' has no value")
             else:
                 result.warn("empty value", path, line.lineno, f"id '{line.key}' has no value")
+        if _is_text_file(path.name) and any(c in line.key for c in "()"):
+            result.warn("id for sclite", path, line.lineno,
+                        f"id '{line.key}' has '(' or ')': WER scoring (stage 13) cannot take it")
         if line.key in table:
             result.error(
                 "duplicate id",
