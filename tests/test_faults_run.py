@@ -318,3 +318,37 @@ def test_duplicate_wav_scp_id_is_named_with_file_and_line(tmp_path):
     assert "1 / 1 failed, log is in out/log.1" in out.stderr
     assert "ERROR: d/wav.scp:2: duplicate id 'u1'" in out.stderr
     assert "Traceback" not in (tmp_path / "out" / "log.1").read_text()
+
+
+def test_an_accepted_config_change_holds_for_every_rank_until_the_next_checkpoint(tmp_path):
+    """Ranks decide alone (rank 0 writes the record): each must restart the optimizer while the
+    checkpoint the change was accepted on is the one resumed, and only then."""
+    import argparse
+
+    from espnet_spire.train.config_guard import (
+        RECORD,
+        TrainingConfigChanged,
+        check_training_config,
+    )
+
+    def args(lr, **kw):
+        base = dict(output_dir=str(tmp_path), resume=True, optim_conf={"lr": lr}, ngpu=0,
+                    use_deepspeed=False, resume_with_new_config=False)
+        return argparse.Namespace(**{**base, **kw})
+
+    assert check_training_config(args(0.1)) is False          # first start: recorded
+    ckpt = tmp_path / "checkpoint.pth"
+    ckpt.write_bytes(b"epoch 1")
+    assert check_training_config(args(0.1, ngpu=8)) is False  # GPU count is not the config
+    new = dict(resume_with_new_config=True)
+    assert check_training_config(args(0.2, **new), write=False) is True   # rank 1, before rank 0
+    assert check_training_config(args(0.2, **new)) is True                # rank 0 records it
+    assert check_training_config(args(0.2, **new), write=False) is True   # rank 1, after
+    assert check_training_config(args(0.2)) is True           # killed before a new checkpoint
+    os.utime(ckpt, ns=(1, 1))                                 # the next epoch saved one
+    assert check_training_config(args(0.2)) is False
+    with pytest.raises(TrainingConfigChanged, match=r"optim_conf: \{'lr': 0\.2\} -> \{'lr': 0\.3\}"):
+        check_training_config(args(0.3))
+    with pytest.raises(TrainingConfigChanged, match="not supported with DeepSpeed yet"):
+        check_training_config(args(0.3, resume_with_new_config=True, use_deepspeed=True))
+    assert "previous" in (tmp_path / RECORD).read_text()
