@@ -352,3 +352,30 @@ def test_an_accepted_config_change_holds_for_every_rank_until_the_next_checkpoin
     with pytest.raises(TrainingConfigChanged, match="not supported with DeepSpeed yet"):
         check_training_config(args(0.3, resume_with_new_config=True, use_deepspeed=True))
     assert "previous" in (tmp_path / RECORD).read_text()
+
+
+def test_bad_line_of_a_stage2_copy_names_the_data_dir_file(tmp_path):
+    """Stage 2's dump copies text/utt2spk from data/<set>: a bad line found there names the
+    data/ file to fix, not only the dump/raw copy."""
+    import numpy as np
+    import soundfile as sf
+
+    from espnet_spire.audio.format_job import FormatOptions, merge_jobs, run_format_job
+    from espnet_spire.common.kaldi_dir import SOURCE_FILE
+    from espnet_spire.data.validate import describe, validate_data_dir
+
+    sf.write(tmp_path / "a.wav", (np.sin(np.arange(8000) / 5) * 0.3).astype("float32"), 16000,
+             subtype="PCM_16")
+    data = tmp_path / "data" / "x"
+    data.mkdir(parents=True)
+    (data / "wav.scp").write_text(f"u1 {tmp_path}/a.wav\nu2 {tmp_path}/a.wav\n")
+    (data / "text").write_text("u1 hello (1)\nu2\n")           # an empty transcript
+    (data / "utt2spk").write_text("u1 s\nu2 s\n")
+    out = tmp_path / "dump" / "raw" / "x"
+    run_format_job(data, ["u1", "u2"], out, 1, FormatOptions())
+    merge_jobs(data, out, 1)
+    assert (out / SOURCE_FILE).read_text() == f"{data}\n"
+    res = validate_data_dir(out, check_audio=False)
+    msgs = describe(res.first_warnings())
+    assert f"{out}/text:2: [empty value] id 'u2' has no value (a copy of {data}/text: fix it there)" \
+        in msgs, msgs
