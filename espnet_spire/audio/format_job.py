@@ -57,6 +57,7 @@ from espnet_spire.common.fileio import PathLike
 from espnet_spire.common.hashing import sha256_files, sha256_text_lines
 from espnet_spire.common.jobs import DEFAULT_MAX_FAILED_RATIO, MIN_SAMPLES, JobError
 from espnet_spire.common.kaldi_dir import (
+    SOURCE_FILE,
     filter_kaldi_file,
     read_kaldi_dict,
     sort_key,
@@ -332,6 +333,8 @@ def merge_jobs(
     write_kaldi_file(out_dir / "utt2num_samples", num_samples)
     _copy_data_files(data_dir, out_dir, set(wav_scp), result)
     (out_dir / "feats_type").write_text("raw\n", encoding="utf-8")
+    # where the copied data files came from: the data check names that file for a bad line
+    (out_dir / SOURCE_FILE).write_text(f"{data_dir}\n", encoding="utf-8")
     (out_dir / "audio_format").write_text(formats.pop() + "\n", encoding="utf-8")
     return result
 

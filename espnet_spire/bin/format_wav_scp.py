@@ -31,7 +31,8 @@ from espnet_spire.audio.format_job import (
 )
 from espnet_spire.audio.resample import DEFAULT_RESAMPLER, RESAMPLERS
 from espnet_spire.common.cli import run_cli, setup_logging
-from espnet_spire.common.kaldi_dir import read_key_list
+from espnet_spire.common.fileio import DiskFullError
+from espnet_spire.common.kaldi_dir import KaldiFormatError, read_key_list
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -78,7 +79,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser = get_parser()
     args = parser.parse_args(argv)
     setup_logging()
-    rc = run_cli(lambda: _run(parser, args), logging.getLogger(__name__), (FormatError,))
+    # bad data-dir lines (KaldiFormatError: file and line) and a full disk are the user's to fix
+    rc = run_cli(lambda: _run(parser, args), logging.getLogger(__name__),
+                 (FormatError, KaldiFormatError, DiskFullError))
     if rc:
         sys.exit(rc)
 

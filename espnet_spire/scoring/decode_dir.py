@@ -145,6 +145,7 @@ def score_decode_dir(
     if task.kind == "asr":
         utt2spk_path = utt2spk_file or (Path(ref_file).parent / "utt2spk")
         utt2spk = read_utt2spk(utt2spk_path)
+        wer_mod.check_trn_ids(paired.ids, utt2spk, source=str(ref_file))
         levels = ["word"] + (["char"] if opts.cer else [])
         for level in levels:
             metric = "wer" if level == "word" else "cer"
