@@ -21,6 +21,7 @@ setup(
         "sentencepiece",
         "kaldiio",
         "soundfile",
+        "soxr",
         "scikit-learn",
         "joblib",
         "faiss-cpu",
@@ -50,6 +51,7 @@ setup(
             "spire-score-decode-dir=espnet_spire.bin.score_decode_dir:main",
             "spire-make-results=espnet_spire.bin.make_results:main",
             "spire-export-model=espnet_spire.bin.export_model:main",
+            "spire-infer=espnet_spire.bin.infer:main",
         ]
     },
 )

@@ -21,7 +21,7 @@ from espnet_spire.audio.format_job import (
     merge_jobs,
     run_format_job,
 )
-from espnet_spire.audio.resample import downmix, resample, resampled_length, to_pcm16
+from espnet_spire.audio.resample import RESAMPLERS, downmix, resample, resampled_length, to_pcm16
 from espnet_spire.bin import format_wav_scp as cli
 from espnet_spire.data.validate import describe, validate_data_dir
 
@@ -323,11 +323,12 @@ def test_cli_usage_errors(mixed_dir, tmp_path, capsys):
     assert "error: --merge needs --nj N (N >= 1)" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("method", RESAMPLERS)
 @pytest.mark.parametrize("orig", [8000, 11025, 22050, 44100, 48000])
 @pytest.mark.parametrize("length", [1, 399, 1000, 44101])
-def test_resampled_length_matches_resampler(orig, length):
+def test_resampled_length_matches_resampler(orig, length, method):
     x = np.random.default_rng(0).uniform(-0.5, 0.5, length).astype(np.float32)
-    y = resample(x, orig, 16000)
+    y = resample(x, orig, 16000, method)
     assert y.dtype == np.float32 and len(y) == resampled_length(length, orig, 16000)
     assert len(y) == math.ceil(length * 16000 / orig)
 
@@ -341,3 +342,32 @@ def test_pcm16_and_downmix_helpers():
     np.testing.assert_array_equal(downmix(stereo), [0.5, 0.0])
     assert downmix(stereo[:, :1]).shape == (2,)
     np.testing.assert_array_equal(resample(x, 16000, 16000), x)  # no filtering at 16 kHz
+
+
+def test_soxr_hq_is_librosa_soxr_hq_and_differs_from_sinc_only_off_16k(an4):
+    """soxr_hq gives what SpireLM's labeller gets from librosa; 16 kHz input is never filtered."""
+    import librosa
+
+    speech, rate = sf.read(str(an4["fash-an253-b"][0]), dtype="float32")
+    assert rate == 16000
+    x44 = librosa.resample(speech, orig_sr=16000, target_sr=44100, res_type="soxr_hq")
+    soxr_out, sinc_out = resample(x44, 44100, 16000, "soxr_hq"), resample(x44, 44100, 16000, "sinc")
+    np.testing.assert_array_equal(soxr_out, librosa.resample(x44, orig_sr=44100, target_sr=16000, res_type="soxr_hq"))
+    assert len(soxr_out) == len(sinc_out) == math.ceil(len(x44) * 16000 / 44100)
+    assert np.mean(soxr_out != sinc_out) > 0.5 and np.max(np.abs(soxr_out - sinc_out)) > 1e-4
+    for method in RESAMPLERS:
+        np.testing.assert_array_equal(resample(speech, 16000, 16000, method), speech)
+    with pytest.raises(ValueError, match="unknown resampler 'sox': use one of soxr_hq, sinc"):
+        resample(speech, 44100, 16000, "sox")
+
+
+def test_resampler_option_reaches_stage2(mixed_dir, formatted, tmp_path):
+    """--resampler sinc changes only the resampled utterances; the 16 kHz ones stay byte-identical."""
+    out = tmp_path / "dump" / "raw" / "train"
+    run_stage2(mixed_dir, out, extra=["--resampler", "sinc"])
+    soxr_scp, sinc_scp = read_table(formatted / "wav.scp"), read_table(out / "wav.scp")
+    assert list(soxr_scp) == list(sinc_scp)
+    resampled = {"syn-stereo44k", "syn-flac8k", "syn-pipe22k"}
+    for utt in soxr_scp:
+        a, b = Path(soxr_scp[utt]).read_bytes(), Path(sinc_scp[utt]).read_bytes()
+        assert (a != b) == (utt in resampled), utt

@@ -101,10 +101,10 @@ def write_models(root: Path) -> dict:
               "base_model": make_base_dir(str(root / "base"))}
     models["pseudo_st_translator"] = models["base_model"]
     models["flores200_spm"] = str(root / "base" / "tokenizer.model")   # a sentencepiece model as spBLEU's
-    # CometKiwi filters stage 9 (one call). COMET-22 is left out of scoring: stage 13 starts one
-    # COMET process per decoded task (~7 s each, hundreds of tasks with nine languages), far over
-    # the CI budget; tests/test_comet.py covers it.
+    # CometKiwi filters stage 9; COMET-22 scores every translation dir in stage 13 (one COMET
+    # run over all of them).
     models["pseudo_st_qe_model"] = str(build_tiny_comet(root / "kiwi", "kiwi"))
+    models["comet_model"] = str(build_tiny_comet(root / "comet", "comet"))
     return models
 
 
@@ -168,6 +168,11 @@ def test_stages_1_to_14_of_the_paper_setting(full_run):
                            ("voxpopuli_en_test", "asr"), ("fleurs_en_test_st", "st_de"),
                            ("covost2_en_test_st", "st_zh"), ("flores200_devtest", "mt_en_de")):
         assert (test_set, task) in rows, (test_set, task)
+    # COMET-22 on every translation dir, from one COMET run
+    scores = [json.loads(p.read_text()) for p in paper.glob("exp/*/*/decode_greedy/*/*/scores.json")]
+    translation = [s for s in scores if s["kind"] != "asr"]
+    assert translation and all("comet" in s["metrics"] for s in translation)
+    assert "Stage 13: scoring" in log and log.count("COMET: ") == 1
 
 
 def test_local_data_sh_does_not_redo_prepared_dirs(full_run):

@@ -37,7 +37,14 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from espnet_spire.audio.resample import RESAMPLE_KWARGS, downmix, resample, to_pcm16
+from espnet_spire.audio.resample import (
+    DEFAULT_RESAMPLER,
+    check_resampler,
+    downmix,
+    resample,
+    resampler_settings,
+    to_pcm16,
+)
 from espnet_spire.audio.wav_scp import (
     AudioReadError,
     Segment,
@@ -50,6 +57,7 @@ from espnet_spire.common.fileio import PathLike
 from espnet_spire.common.hashing import sha256_files, sha256_text_lines
 from espnet_spire.common.jobs import DEFAULT_MAX_FAILED_RATIO, MIN_SAMPLES, JobError
 from espnet_spire.common.kaldi_dir import (
+    SOURCE_FILE,
     filter_kaldi_file,
     read_kaldi_dict,
     sort_key,
@@ -84,8 +92,10 @@ class FormatOptions:
     fs: int = 16000
     audio_format: str = "wav"
     min_samples: int = MIN_SAMPLES
+    resampler: str = DEFAULT_RESAMPLER
 
     def __post_init__(self) -> None:
+        check_resampler(self.resampler)
         if self.audio_format not in AUDIO_FORMATS:
             raise ValueError(f"audio_format must be one of {sorted(AUDIO_FORMATS)}")
         if self.fs <= 0 or self.min_samples < 1:
@@ -120,7 +130,7 @@ def _job_signature(data_dir: Path, keys: Sequence[str], opts: FormatOptions, jdi
     return jobs.signature({
         "job_dir": str(jdir),  # written into wav.scp
         "options": asdict(opts),
-        "resample": RESAMPLE_KWARGS,
+        "resample": resampler_settings(opts.resampler),
         "keys_sha256": sha256_text_lines(keys),
         "data_sha256": sha256_files([data_dir / "wav.scp", data_dir / "segments"]),
     })
@@ -137,7 +147,7 @@ def process_audio(
     if not np.isfinite(audio).all():
         return None, "non-finite samples (NaN/Inf)"
     mono = downmix(audio)
-    out = resample(mono, rate, opts.fs)
+    out = resample(mono, rate, opts.fs, opts.resampler)
     if len(out) < opts.min_samples:
         return None, (
             f"too short: {len(out)} samples at {opts.fs} Hz after resampling "
@@ -323,6 +333,8 @@ def merge_jobs(
     write_kaldi_file(out_dir / "utt2num_samples", num_samples)
     _copy_data_files(data_dir, out_dir, set(wav_scp), result)
     (out_dir / "feats_type").write_text("raw\n", encoding="utf-8")
+    # where the copied data files came from: the data check names that file for a bad line
+    (out_dir / SOURCE_FILE).write_text(f"{data_dir}\n", encoding="utf-8")
     (out_dir / "audio_format").write_text(formats.pop() + "\n", encoding="utf-8")
     return result
 

@@ -33,9 +33,11 @@ from espnet_spire.audio.format_job import (
     merge_jobs,
     run_format_job,
 )
+from espnet_spire.audio.resample import DEFAULT_RESAMPLER, RESAMPLERS
 from espnet_spire.common.cli import run_cli, setup_logging
+from espnet_spire.common.fileio import DiskFullError
 from espnet_spire.common.jobs import JobError, each_set, read_job_list
-from espnet_spire.common.kaldi_dir import read_key_list
+from espnet_spire.common.kaldi_dir import KaldiFormatError, read_key_list
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -61,6 +63,13 @@ def get_parser() -> argparse.ArgumentParser:
         default=400,
         help="drop utterances shorter than this after resampling (400 = 25 ms at 16 kHz)",
     )
+    job.add_argument(
+        "--resampler",
+        choices=RESAMPLERS,
+        default=DEFAULT_RESAMPLER,
+        help="for input not at --fs: soxr_hq (what SpireLM's labeller uses, via librosa) or sinc "
+        "(torchaudio, this recipe's earlier resampler); 16 kHz input is never filtered",
+    )
     merge = parser.add_argument_group("merge mode")
     merge.add_argument("--nj", type=int, help="number of jobs to merge")
     merge.add_argument("--merge_list", help="instead of --data_dir/--out_dir/--nj: lines "
@@ -79,7 +88,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser = get_parser()
     args = parser.parse_args(argv)
     setup_logging()
-    rc = run_cli(lambda: _run(parser, args), logging.getLogger(__name__), (JobError,))
+    # bad data-dir lines (KaldiFormatError: file and line) and a full disk are the user's to fix
+    rc = run_cli(lambda: _run(parser, args), logging.getLogger(__name__), (JobError, KaldiFormatError, DiskFullError))
     if rc:
         sys.exit(rc)
 
@@ -105,7 +115,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             sets = [(args.data_dir, args.key_file, args.out_dir)]
         else:
             parser.error("job mode needs --data_dir, --key_file and --out_dir, or --job_list")
-        opts = FormatOptions(args.fs, args.audio_format, args.min_samples)
+        opts = FormatOptions(args.fs, args.audio_format, args.min_samples, args.resampler)
         each_set(sets, lambda d, k, o: _job(d, k, o, args.job, opts))
 
 

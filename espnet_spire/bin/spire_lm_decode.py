@@ -23,7 +23,13 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 from espnet_spire.common.cli import parse_with_config, seed_everything, setup_logging, split_words, str2bool
-from espnet_spire.lm.decode import DecodeConfig, decode_task, load_model_and_tokenizer, parse_task
+from espnet_spire.lm.decode import (
+    DecodeConfig,
+    decode_task,
+    load_model_and_tokenizer,
+    model_prompt_style,
+    parse_task,
+)
 from espnet_spire.lm.prompts import PromptStyle
 
 
@@ -56,18 +62,6 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log_level", default="INFO")
     return p
-
-
-def model_prompt_style(model_dir: str) -> str:
-    """The prompt style a model was trained with (its ``spire.json``), ``head`` when it records none."""
-    from espnet_spire.lm.facts import read_facts
-
-    style = (read_facts(model_dir) or {}).get("prompt_style")
-    if style is None:
-        logging.info("%s records no prompt style: using head (give --prompt_style for base LLMs)", model_dir)
-        return "head"
-    logging.info("prompt style %s, from %s/spire.json", style, model_dir)
-    return style
 
 
 @dataclass

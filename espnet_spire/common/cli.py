@@ -13,6 +13,7 @@ from typing import Callable, List, Optional, Sequence, Tuple, Type
 import yaml
 from espnet2.utils.types import str2bool
 
+from espnet_spire.common.fileio import DiskFullError
 from espnet_spire.common.jobs import JobError
 
 __all__ = [
@@ -43,7 +44,9 @@ def setup_logging(level: str = "INFO", force: bool = False) -> None:
 
 
 # Errors a user can fix from the message alone: no traceback for these.
-EXPECTED_ERRORS: Tuple[Type[BaseException], ...] = (JobError, FileNotFoundError, ValueError)
+EXPECTED_ERRORS: Tuple[Type[BaseException], ...] = (
+    JobError, FileNotFoundError, ValueError, DiskFullError
+)
 
 
 def run_cli(

@@ -6,6 +6,7 @@ into place, so an interrupted job never leaves half a file that a rerun would ta
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from contextlib import contextmanager
@@ -22,13 +23,39 @@ def temp_path(path: PathLike) -> Path:
     return path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
 
 
+# errno values of a write that found no room: the disk, a quota, or a file-size limit.
+_NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+class DiskFullError(OSError):
+    """A write failed for lack of space; the message starts with ``disk full: <path>``."""
+
+
+def _no_room_errno(exc: BaseException) -> Optional[int]:
+    """The no-room errno behind ``exc`` (itself, or what it was raised from or during: torch's
+    zip writer reports "unexpected pos" and keeps the OSError only as its context)."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
+            return exc.errno
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
 @contextmanager
 def atomic_path(path: PathLike) -> Iterator[Path]:
-    """Yield a temporary path to write; it replaces ``path`` on success and is removed on error."""
+    """Yield a temporary path to write; it replaces ``path`` on success and is removed on error
+    (a write that found no room is re-raised as :class:`DiskFullError` naming ``path``)."""
     tmp = temp_path(path)
     try:
         yield tmp
         os.replace(tmp, path)
+    except Exception as e:
+        code = _no_room_errno(e)
+        if code is None:
+            raise
+        raise DiskFullError(code, f"disk full: {path} ({os.strerror(code)})") from e
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -48,6 +48,10 @@ class KaldiLine(NamedTuple):
     value: str
 
 
+# A derived data dir (stage 2's dump/raw/<set>) names the data dir its files were copied from.
+SOURCE_FILE = "source_data_dir"
+
+
 class KaldiFormatError(ValueError):
     """A Kaldi-style file is malformed; names the file and line so the user can fix it."""
 

@@ -31,7 +31,13 @@ from espnet_spire.audio.wav_scp import (
     segment_problem,
 )
 from espnet_spire.common.fileio import write_json
-from espnet_spire.common.kaldi_dir import KaldiLine, has_invalid_utf8, iter_kaldi_file, sort_key
+from espnet_spire.common.kaldi_dir import (
+    SOURCE_FILE,
+    KaldiLine,
+    has_invalid_utf8,
+    iter_kaldi_file,
+    sort_key,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +173,9 @@ def scan_file(
                 result.error("empty value", path, line.lineno, f"id '{line.key}' has no value")
             else:
                 result.warn("empty value", path, line.lineno, f"id '{line.key}' has no value")
+        if _is_text_file(path.name) and any(c in line.key for c in "()"):
+            result.warn("id for sclite", path, line.lineno,
+                        f"id '{line.key}' has '(' or ')': WER scoring (stage 13) cannot take it")
         if line.key in table:
             result.error(
                 "duplicate id",
@@ -519,7 +528,27 @@ def validate_data_dir(
             root / "utt2num_samples",
             nj,
         )
+    _name_sources(result, root)
     return result
+
+
+# Files of a stage-2 dump that stage 2 writes itself; the others are copies of the data dir's.
+_WRITTEN_BY_STAGE2 = {"wav.scp", "utt2num_samples", "spk2utt"}
+
+
+def _name_sources(result: ValidationResult, root: Path) -> None:
+    """In a derived dir (``SOURCE_FILE``), say which data-dir file a copied file's bad line
+    comes from: that is the file to fix (line numbers differ where utterances were dropped)."""
+    src = root / SOURCE_FILE
+    if not src.is_file():
+        return
+    data_dir = src.read_text(encoding="utf-8").strip()
+    for issues in (result.errors, result.warnings):
+        for i, issue in enumerate(issues):
+            name = Path(issue.path).name
+            if Path(issue.path).parent == root and name not in _WRITTEN_BY_STAGE2:
+                issues[i] = Issue(issue.kind, issue.path, issue.lineno,
+                                  f"{issue.message} (a copy of {data_dir}/{name}: fix it there)")
 
 
 def write_summary_json(result: ValidationResult, path: Union[str, os.PathLike]) -> None:

@@ -257,6 +257,18 @@ def load_model_and_tokenizer(model_dir: str, tokenizer_dir: Optional[str] = None
     return model, tok
 
 
+def model_prompt_style(model_dir: str) -> str:
+    """The prompt style a model was trained with (its ``spire.json``), ``head`` when it records none."""
+    from espnet_spire.lm.facts import read_facts
+
+    style = (read_facts(model_dir) or {}).get("prompt_style")
+    if style is None:
+        logger.info("%s records no prompt style: using head (give --prompt_style for base LLMs)", model_dir)
+        return "head"
+    logger.info("prompt style %s, from %s/spire.json", style, model_dir)
+    return style
+
+
 # ------------------------------------------------------------------ the stage
 
 

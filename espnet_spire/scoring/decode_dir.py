@@ -198,6 +198,7 @@ def _score_without_comet(job: ScoreJob, opts: ScoreOptions) -> Tuple[Dict, Optio
     if task.kind == "asr":
         utt2spk_path = job.utt2spk_file or (Path(ref_file).parent / "utt2spk")
         utt2spk = read_utt2spk(utt2spk_path)
+        wer_mod.check_trn_ids(paired.ids, utt2spk, source=str(ref_file))
         levels = ["word"] + (["char"] if opts.cer else [])
         for level in levels:
             metric = "wer" if level == "word" else "cer"

@@ -204,6 +204,27 @@ def sclite_speaker(spk: str, uttid: str) -> str:
     return f"{spk}-{uttid}".split("-", 1)[0].lower()
 
 
+# sclite's trn format ends a line with "(spk-uttid)": an id holding these cannot be read back.
+TRN_ID_UNSAFE = "()"
+
+
+def check_trn_ids(ids: Sequence[str], utt2spk: Optional[Dict[str, str]] = None,
+                  source: Optional[str] = None) -> None:
+    """Fail naming the first utterance (or speaker) id that sclite's trn format cannot hold,
+    before scoring: sclite would misparse it and disagree with the Python scorer."""
+    bad = [u for u in ids if any(c in u for c in TRN_ID_UNSAFE)]
+    spk_bad = sorted({s for s in (utt2spk or {}).values() if any(c in s for c in TRN_ID_UNSAFE)})
+    if bad or spk_bad:
+        what = (f"utterance id {bad[0]!r} ({len(bad)} such ids)" if bad
+                else f"speaker id {spk_bad[0]!r} (utt2spk)")
+        where = f"{source}: " if source else ""
+        raise ValueError(
+            f"{where}{what}: WER scoring writes sclite trn files, whose lines end in "
+            "'(spk-uttid)', so an id cannot contain '(' or ')'; rename the utterances of the test set in data/ "
+            "(Kaldi ids: letters, digits, '-', '_') and rerun from stage 2"
+        )
+
+
 def score_utterances(
     ids: Sequence[str],
     refs: Sequence[str],
@@ -483,6 +504,7 @@ def score_dir(
     norm = get_normalizer(normalizer)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    check_trn_ids(ids, utt2spk)
     utts = score_utterances(ids, [norm(r) for r in refs], [norm(h) for h in hyps], level, utt2spk)
     write_trn_files(utts, out / "ref.trn", out / "hyp.trn")
     tot = total_counts(utts)

@@ -42,6 +42,7 @@ from espnet2.train.trainer import Trainer
 from espnet2.utils.types import int_or_none, str2bool, str_or_none
 
 from espnet_spire.lm.espnet_model import LOSS_IMPLS, SpireLMModel
+from espnet_spire.train.config_guard import check_training_config
 from espnet_spire.train.data import (
     SpireLMCollateFn,
     SpireLMPreprocessor,
@@ -227,9 +228,19 @@ class SpireLMTask(AbsTask):
             "with (bf16 under bf16; fast); fp32: the fp32 master weights read back from the "
             "checkpoint (exact; rank 0 reads all optimizer partitions, slow for 7B).",
         )
+        group.add_argument(
+            "--resume_with_new_config",
+            type=str2bool,
+            default=False,
+            help="Resume an exp dir whose recorded training config (spire_train_config.json) "
+            "differs from this one: keep its weights and epoch count, restart the optimizer "
+            "and scheduler from this config (the schedule spans the epochs left). Without it "
+            "such a resume stops with both config hashes.",
+        )
         # tensorboard is not part of the pinned stack (ESPnet enables it by default).
         parser.set_defaults(
-            num_att_plot=0, batch_type="sorted", sort_in_batch="descending", use_tensorboard=False
+            num_att_plot=0, batch_type="sorted", sort_in_batch="descending", use_tensorboard=False,
+            spire_fresh_optimizer=False,  # set by main() from the config record
         )
         required = parser.get_default("required")
         if "model_dir" not in required:
@@ -292,6 +303,10 @@ class SpireLMTask(AbsTask):
         # ESPnet spawn more, and take LOCAL_RANK from the launcher.
         if int(os.environ.get("WORLD_SIZE", "1")) > 1 and "LOCAL_RANK" in os.environ:
             args.multiprocessing_distributed = False
+        if args.output_dir and not (args.print_config or args.collect_stats or args.dry_run):
+            # once per launched process, before any is spawned: rank 0 writes the record
+            args.spire_fresh_optimizer = check_training_config(
+                args, write=int(os.environ.get("RANK", "0")) == 0)
         return super().main(args=args)
 
     @classmethod

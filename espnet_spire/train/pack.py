@@ -16,6 +16,7 @@ The pack (``.tar.gz``) holds that dir, the card, ``RESULTS.md`` when present and
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -42,6 +43,19 @@ def _units_description(kmeans_files: Sequence[str]) -> List[str]:
         elif os.path.isfile(path):
             lines.append(f"- `{os.path.basename(path)}` sha256 `{sha256_file(path)}`")
     return lines
+
+
+def usage_snippet(model_path: str = ".", audio: str = "speech.wav") -> str:
+    """The model card's Python usage example: load this dir with :class:`espnet_spire.infer.SpireModel`
+    and transcribe one audio file (a test executes it on a tiny exported model)."""
+    path, wav = json.dumps(model_path), json.dumps(audio)
+    return "\n".join([
+        "from espnet_spire.infer import SpireModel",
+        "",
+        f"model = SpireModel.from_pretrained({path})  # this model dir",
+        f"print(model.transcribe({wav}))",
+        f'print(model.translate({wav}, tgt_lang="de"))',
+    ])
 
 
 def model_card(summary: Dict[str, object], facts: Optional[Dict], kmeans_lines: List[str],
@@ -71,15 +85,15 @@ def model_card(summary: Dict[str, object], facts: Optional[Dict], kmeans_lines: 
         *(["k-means files:", "", *kmeans_lines, ""] if kmeans_lines else []),
         "## Usage",
         "",
+        "With espnet_spire installed (`pip install -e .` in its checkout), from an audio file (any rate,",
+        "channels, wav/flac/mp3/ogg) to text, with the units made as described above:",
+        "",
         "```python",
-        "from transformers import AutoModelForCausalLM, AutoTokenizer",
-        "tok = AutoTokenizer.from_pretrained(path)",
-        "model = AutoModelForCausalLM.from_pretrained(path)",
-        'msgs = [{"role": "user", "content": "Speech: " + units + "\\nEnglish:"}]',
-        "prompt = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)",
-        "ids = tok(prompt, add_special_tokens=False).input_ids",
-        "out = model.generate(torch.tensor([[tok.bos_token_id] + ids]))  # greedy by default",
+        usage_snippet(),
         "```",
+        "",
+        "or from the shell: `spire-infer --model . --task asr speech.wav` (`--task st --tgt_lang de` for",
+        "German; `spire-infer --help` lists the tasks and options).",
         "",
         "Decoding as evaluated: greedy, at most 256 new tokens, stop at the first newline. The",
         f"embedding matrix has {summary.get('embedding_rows')} rows for {summary.get('tokenizer_length')} real",

@@ -143,8 +143,23 @@ def set_total_steps(
             )
         total = total_optimizer_steps(n, accum_grad, max_epoch, accumulate_across_epochs)
         sch.set_total_steps(total)
+        sch.inferred_for_epochs = max_epoch
         across = ", accumulation across epochs" if accumulate_across_epochs else ""
         logging.info(
             f"warmupcosinelr: total_steps={total} "
             f"({n} batches/epoch, accum_grad {accum_grad}, {max_epoch} epochs{across})"
         )
+
+
+def span_remaining_epochs(schedulers: Sequence, done_epochs: int) -> None:
+    """A fresh schedule resumed after ``done_epochs`` (``--resume_with_new_config``): a
+    ``total_steps`` inferred for the whole run is cut to the epochs left, so that warm-up and
+    decay fit them (an explicit ``total_steps`` is kept as given)."""
+    for sch in schedulers:
+        epochs = getattr(sch, "inferred_for_epochs", None)
+        if not isinstance(sch, WarmupCosineLR) or not epochs:
+            continue
+        left = max(1, epochs - done_epochs)
+        sch.set_total_steps(max(1, sch.total_steps * left // epochs))
+        logging.info(f"warmupcosinelr: restarted for the {left} epochs left: "
+                     f"total_steps={sch.total_steps}")

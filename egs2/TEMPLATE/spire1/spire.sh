@@ -174,6 +174,7 @@ tgt_langs="de fr es it pt nl ru zh ko"   # Translation targets (ESPnet-ST codes)
 
 # ---------------------------------------------------------------- audio
 audio_format=wav            # Format of dumped 16 kHz mono audio (wav or flac).
+resampler=soxr_hq           # For non-16 kHz audio: soxr_hq (as SpireLM's labeller, librosa) or sinc (torchaudio).
 max_failed_ratio=0.05       # A stage fails when more than this share of utterances is unusable.
 
 # ---------------------------------------------------------------- units (stages 3-5)
@@ -212,6 +213,8 @@ it_config=""                # IT training config; required from stage 8 on.
 it_tag=""                   # IT variant V is trained in exp/<it_tag>/V; default: the config's name.
 it_args=""                  # Extra options of the IT training.
 it_max_len=4096             # Longest IT conversation (longer ones are skipped and listed).
+resume_with_new_config=false  # Stages 8/11: resume an exp dir whose training config changed (keep weights
+                            # and epochs, restart optimizer and scheduler); otherwise such a resume stops.
 lm_nthreads=0               # CPU threads of single-process LLM jobs (training, pseudo-ST); 0: all cores.
 lm_launcher=deepspeed       # LLM training launcher: espnet (CPU / DDP), torchrun or deepspeed
                             # (the last two for DeepSpeed configs, one process per GPU).
@@ -286,13 +289,13 @@ Options:
   --train_set, --kmeans_sets, --cpt_speech_sets,
   --cpt_mono_sets, --cpt_mt_sets, --it_asr_sets, --st_sets, --pseudo_st_sets, --it_mt_sets,
   --valid_set, --test_sets, --text_test_sets,
-  --local_data_opts, --src_lang, --tgt_langs, --audio_format, --max_failed_ratio,
+  --local_data_opts, --src_lang, --tgt_langs, --audio_format, --resampler, --max_failed_ratio,
   --feature_type, --ssl_model, --ssl_layer, --ssl_dtype, --feats_batch_size, --feats_chunk_seconds,
   --nclusters, --kmeans_tag, --kmeans_model, --kmeans_portion, --kmeans_max_frames,
   --kmeans_batch_size, --kmeans_max_iter, --kmeans_backend, --dsu_format, --dedup,
   --base_model, --init_strategy, --lm_seed,
   --mt_train_set, --mono_set, --cpt_ratio, --cpt_max_len, --cpt_data_opts, --cpt_config, --cpt_tag, --cpt_args,
-  --it_config, --it_tag, --it_args, --it_max_len, --it_mixture_vars, --lm_nthreads, --lm_launcher, --variants, --towerblocks, --prompt_style, --decode_tasks, --decode_tag,
+  --it_config, --it_tag, --it_args, --it_max_len, --resume_with_new_config, --it_mixture_vars, --lm_nthreads, --lm_launcher, --variants, --towerblocks, --prompt_style, --decode_tasks, --decode_tag,
   --decode_batch_size, --decode_dtype, --decode_base, --copy_baseline, --pseudo_st_translator, --pseudo_st_qe_model,
   --pseudo_st_qe_filter, --pseudo_st_threshold, --pseudo_st_n_direct, --pseudo_st_n_multiturn,
   --pseudo_st_max_utts, --pseudo_st_args, --score_normalizer, --spbleu, --flores200_spm,
@@ -309,8 +312,52 @@ if [ $# -ne 0 ]; then
     exit 2
 fi
 
+# ---------------------------------------------------------------- option checks
+# Bad values stop the run here, before any work, naming the option (issue #15).
+option_errors=()
+# is_int VALUE: true for a (non-negative) decimal integer.
+is_int() { [[ "$1" =~ ^[0-9]+$ ]]; }
+is_int "${stage}" && [ "${stage}" -ge 1 ] && [ "${stage}" -le 15 ] \
+    || option_errors+=("--stage '${stage}': must be a stage number, 1-15")
+is_int "${stop_stage}" && [ "${stop_stage}" -ge 1 ] && [ "${stop_stage}" -le 15 ] \
+    || option_errors+=("--stop_stage '${stop_stage}': must be a stage number, 1-15")
+if [ "${#option_errors[@]}" -eq 0 ] && [ "${stop_stage}" -lt "${stage}" ]; then
+    option_errors+=("--stop_stage ${stop_stage} is below --stage ${stage}: no stage would run")
+fi
+for _n in ${skip_stages//,/ }; do
+    is_int "${_n}" && [ "${_n}" -ge 1 ] && [ "${_n}" -le 15 ] \
+        || option_errors+=("--skip_stages '${skip_stages}': '${_n}' is not a stage number, 1-15")
+done
+for _opt in nj inference_nj; do
+    is_int "${!_opt}" && [ "${!_opt}" -ge 1 ] || option_errors+=("--${_opt} '${!_opt}': must be a whole number >= 1")
+done
+is_int "${ngpu}" || option_errors+=("--ngpu '${ngpu}': must be a whole number >= 0")
+for _opt in dumpdir expdir; do
+    [[ "${!_opt}" =~ [[:space:]] ]] && option_errors+=("--${_opt} '${!_opt}': paths with spaces are not supported (Kaldi-style lists and job commands split on them)")
+    [ -n "${!_opt}" ] || option_errors+=("--${_opt} is empty")
+done
+_known_variants="spirebase $(for _f in conf/it_mixtures/*.yaml; do [ -f "${_f}" ] && basename "${_f}" .yaml; done | tr '\n' ' ')"
+for _v in ${variants}; do
+    [[ " ${_known_variants} " == *" ${_v} "* ]] \
+        || option_errors+=("--variants: unknown variant '${_v}' (known: ${_known_variants% }; an IT variant is conf/it_mixtures/<name>.yaml)")
+done
+if [ "${#option_errors[@]}" -gt 0 ]; then
+    log "Error: invalid options (nothing was started):"
+    printf '    %s\n' "${option_errors[@]}" >&2
+    exit 2
+fi
+
 . ./path.sh
 . ./cmd.sh
+
+# --ngpu N needs N visible GPUs; checked before any stage (not for --dry_run / --plan, which only look).
+if [ "${ngpu}" -gt 0 ] && [ "${dry_run}" = false ] && [ "${plan}" = false ]; then
+    _ngpu_seen=$(${python} -c "import torch; print(torch.cuda.device_count() if torch.cuda.is_available() else 0)" 2>/dev/null || echo 0)
+    if [ "${_ngpu_seen}" -lt "${ngpu}" ]; then
+        log "Error: --ngpu ${ngpu} but torch sees ${_ngpu_seen} GPU(s) (torch.cuda.is_available() is false or too few devices): use --ngpu 0 for CPU, or run where the GPUs are (nothing was started)"
+        exit 2
+    fi
+fi
 
 # ---------------------------------------------------------------- stage gating
 skip_list=" ${skip_stages//,/ } "
@@ -447,6 +494,7 @@ fi
 [ "${lm_nthreads}" -gt 0 ] || lm_nthreads=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
 lm_env="env OMP_NUM_THREADS=${lm_nthreads} MKL_NUM_THREADS=${lm_nthreads}"
 train_lm="scripts/train_lm.sh --ngpu ${ngpu} --launcher ${lm_launcher} --nthreads ${lm_nthreads} --seed ${seed}"
+train_lm+=" --resume_with_new_config ${resume_with_new_config}"
 
 # The data roles' dirs are checked before any work (after local/data.sh when stage 1 runs).
 if [ "${dry_run}" = false ] && ! stage_selected 1 && any_stage_selected 2 3 4 5 7 9 10 12 13; then
@@ -454,6 +502,22 @@ if [ "${dry_run}" = false ] && ! stage_selected 1 && any_stage_selected 2 3 4 5 
 fi
 
 mkdir -p "${expdir}"
+# ---------------------------------------------------------------- the experiment lock
+# One run at a time per ${expdir}: a second run would share its logs, dumps and checkpoints.
+# flock holds while this script or a job it started (they inherit the descriptor) runs, and the
+# kernel drops it when they die, SIGKILL included, so no stale lock is left. --dry_run and --plan
+# only look and take no lock.
+if [ "${dry_run}" = false ]; then
+    lock_file=${expdir}/.spire.lock
+    exec {lock_fd}<>"${lock_file}"
+    if ! flock -n "${lock_fd}"; then
+        _holder=$(tr -s '\n' ' ' < "${lock_file}")
+        log "Error: another run holds the lock ${lock_file} (${_holder:-holder not recorded}): nothing was started." \
+            "Wait for it to end, or stop it; the lock goes away with its processes."
+        exit 3
+    fi
+    echo "pid $$ since $(date '+%Y-%m-%dT%H:%M:%S'): ${run_args}" > "${lock_file}"
+fi
 echo "${run_args}" > "${expdir}/spire.sh.last_command"
 
 # ---------------------------------------------------------------- stage 1: data preparation
@@ -495,7 +559,7 @@ if run_stage 2; then
     # shellcheck disable=SC2086
     ${train_cmd} JOB=1:"${_max_nj}" "${_jobs}/format.JOB.log" \
         ${python} -m espnet_spire.bin.format_wav_scp --job_list "${_jobs}/format.JOB.list" \
-            --job JOB --fs 16000 --audio_format "${audio_format}"
+            --job JOB --fs 16000 --audio_format "${audio_format}" --resampler "${resampler}"
     # Sorted wav.scp/utt2num_samples/failed and the data files of the survivors, per set; fails
     # (after merging the others) when more than max_failed_ratio of a set's utterances are unusable.
     ${python} -m espnet_spire.bin.format_wav_scp --merge --merge_list "${_jobs}/merge.list" \

@@ -16,8 +16,10 @@ launcher=espnet     # espnet (CPU / DDP), torchrun or deepspeed (one process per
 nthreads=0          # CPU threads of the job; 0: all cores.
 python=python3      # Python command.
 seed=0              # Training seed.
+resume_with_new_config=false  # Resume <exp_dir> although its recorded training config differs:
+                    # keep weights and epoch count, restart optimizer and scheduler.
 
-help_message="Usage: $0 [--ngpu N] [--launcher espnet|torchrun|deepspeed] [--nthreads N] [--python CMD] [--seed N] <exp_dir> <init_model_dir> <data_dir> <config> [training options...]"
+help_message="Usage: $0 [--ngpu N] [--launcher espnet|torchrun|deepspeed] [--nthreads N] [--python CMD] [--seed N] [--resume_with_new_config true|false] <exp_dir> <init_model_dir> <data_dir> <config> [training options...]"
 . utils/parse_options.sh
 if [ $# -lt 4 ]; then
     echo "${help_message}" >&2
@@ -56,11 +58,16 @@ if [ -f "${exp}/train.log" ]; then
     log "kept the previous log as ${exp}/train.log.${n}"
 fi
 log "training ${exp} from ${init} on ${data} (${config}, ${launcher}); log: ${exp}/train.log"
+# A changed training config or a full disk is reported by the trainer as one "Error:" line.
 # shellcheck disable=SC2086  # the job and launch commands are command lines split on spaces
-${job_cmd} "${exp}/train.log" \
+if ! ${job_cmd} "${exp}/train.log" \
     env OMP_NUM_THREADS="${nthreads}" MKL_NUM_THREADS="${nthreads}" ${launch} --config "${config}" \
         --model_dir "${init}" --output_dir "${exp}" --ngpu "${worker_ngpu}" --seed "${seed}" \
-        --resume true "${data_args[@]}" "$@"
+        --resume true --resume_with_new_config "${resume_with_new_config}" "${data_args[@]}" "$@"; then
+    log "Error: training ${exp} failed (see ${exp}/train.log)"
+    grep -h '^Error: ' "${exp}/train.log" | tail -n 3 >&2 || true
+    exit 1
+fi
 if [ ! -f "${exp}/hf_model/config.json" ]; then
     log "Error: ${exp}/hf_model was not written (see ${exp}/train.log)"
     exit 1

@@ -109,5 +109,7 @@ if [ "${n_failed}" -gt 0 ]; then
     else
         echo "$0: job failed, log is in ${failed_log}" >&2
     fi
+    # the error lines of that log (ESPnet's "ERROR:", our "Error:"), so the cause shows here
+    grep -E '(^| )(ERROR|Error): ' "${failed_log}" 2> /dev/null | tail -n 3 | sed 's/^/    /' >&2 || true
     exit 1
 fi
