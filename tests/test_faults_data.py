@@ -86,3 +86,56 @@ def test_budget_is_per_prompt(short_model):
     assert len(alone) > 3  # the test needs a row longer than the neighbour's budget
     both = dec.generate_ids([short, near])
     assert both[0] == alone and len(both[1]) <= 3
+
+
+# ------------------------------------------------------------------ 7: stale decode job outputs
+
+
+def _job(logdir, j: int, task: str, hyps: dict, skipped: str = "") -> None:
+    d = logdir / f"output.{j}" / task
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "text").write_text("".join(f"{k} {v}\n" for k, v in hyps.items()), encoding="utf-8")
+    (d / "prompts.jsonl").write_text("".join(f'{{"key": "{k}"}}\n' for k in hyps), encoding="utf-8")
+    (d / "skipped").write_text(skipped, encoding="utf-8")
+
+
+def test_stage12_merges_only_this_runs_jobs(tmp_path):
+    """A rerun with fewer jobs used to merge output.3 of the earlier 3-job run (duplicate ids)."""
+    from espnet_spire.bin import merge_decode_jobs
+
+    logdir = tmp_path / "logdir"
+    for j, keys in enumerate((["a", "b"], ["c", "d"], ["e", "f"]), start=1):  # the earlier run: 3 jobs
+        _job(logdir, j, "asr", {k: f"old {k}" for k in keys})
+    _job(logdir, 1, "asr", {"a": "new a", "b": "new b", "c": "new c"})  # this run: 2 jobs
+    _job(logdir, 2, "asr", {"d": "new d", "f": "new f"}, skipped="e too_long prompt has 900 tokens\n")
+    out = tmp_path / "decode" / "test"
+    assert merge_decode_jobs.main(["--logdir", str(logdir), "--nj", "2", "--tasks", "asr",
+                                   "--output_dir", str(out)]) == 0
+    assert (out / "asr" / "text").read_text() == "a new a\nb new b\nc new c\nd new d\nf new f\n"
+    assert (out / "asr" / "skipped").read_text() == "e too_long prompt has 900 tokens\n"
+    assert (out / "asr" / "prompts.jsonl").read_text().count("\n") == 5
+
+
+def test_stage12_merge_fails_on_duplicates_and_missing_jobs(tmp_path, caplog):
+    from espnet_spire.bin import merge_decode_jobs
+
+    logdir = tmp_path / "logdir"
+    _job(logdir, 1, "asr", {"a": "x", "b": "y"})
+    _job(logdir, 2, "asr", {"b": "z"})
+    args = ["--logdir", str(logdir), "--tasks", "asr", "--output_dir", str(tmp_path / "out")]
+    assert merge_decode_jobs.main(args + ["--nj", "2"]) == 1
+    assert f"'b' appears in two jobs ({logdir}/output.1/asr/text and {logdir}/output.2/asr/text)" in caplog.text
+    assert merge_decode_jobs.main(args + ["--nj", "3"]) == 1
+    assert f"asr: no asr/text in {logdir}/output.3 (the job failed or did not run" in caplog.text
+    assert not (tmp_path / "out" / "asr" / "text").exists()
+
+
+def test_stage12_clears_earlier_outputs_and_merges_jobs_1_to_nj():
+    """The template's stage 12 removes the logdir's output.* before decoding and merges 1..nj."""
+    from recipe_paths import TEMPLATE
+
+    script = (TEMPLATE / "spire.sh").read_text()
+    stage12 = script[script.index("if run_stage 12; then"):script.index("if run_stage 13; then")]
+    assert 'rm -rf "${_logdir}"/output.*' in stage12
+    assert "espnet_spire.bin.merge_decode_jobs --logdir" in stage12 and '--nj "${_nj}"' in stage12
+    assert "output.*/" not in stage12

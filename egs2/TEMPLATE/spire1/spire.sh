@@ -712,6 +712,8 @@ if run_stage 12; then
             [ -f "${_keys}" ] || _keys=data/${test_set}/text.tc.${src_lang}   # text-only test set
             _units_opt=""
             [ -f "data/${test_set}/wav.scp" ] && _units_opt="--units ${dumpdir}/units/${test_set}/units"
+            # Outputs of an earlier run (perhaps with more jobs) must never be merged into this one.
+            rm -rf "${_logdir}"/output.*
             _nj=$(split_keys "${_keys}" "${_logdir}" "${inference_nj}")
             # shellcheck disable=SC2086
             ${decode_cmd} JOB=1:"${_nj}" "${_logdir}/decode.JOB.log" \
@@ -720,12 +722,11 @@ if run_stage 12; then
                     ${_units_opt} --mt_text_dir "data/${test_set}" \
                     --keys_file "${_logdir}/keys.JOB.scp" --output_dir "${_logdir}/output.JOB" \
                     --batch_size "${decode_batch_size}" --dtype "${decode_dtype}" ${_style_opt}
-            for task in ${_set_tasks}; do
-                mkdir -p "${_dir}/${task}"
-                cat "${_logdir}"/output.*/"${task}"/text | LC_ALL=C sort > "${_dir}/${task}/text"
-                cat "${_logdir}"/output.*/"${task}"/prompts.jsonl > "${_dir}/${task}/prompts.jsonl"
-            done
-            log "Stage 12: wrote ${_dir}/{$(tr ' ' , <<< "${_set_tasks% }")}/text ($(wc -l < "${_dir}/${task}/text") utterances each)"
+            # jobs 1.._nj only; an id decoded by two jobs or a job without output stops the stage
+            # shellcheck disable=SC2086
+            ${python} -m espnet_spire.bin.merge_decode_jobs --logdir "${_logdir}" --nj "${_nj}" \
+                --tasks ${_set_tasks} --output_dir "${_dir}"
+            log "Stage 12: wrote ${_dir}/{$(tr ' ' , <<< "${_set_tasks% }")}/text ($(wc -l < "${_dir}/${_set_tasks%% *}/text") utterances each)"
         done
     done
     if [ "${copy_baseline}" = true ]; then
