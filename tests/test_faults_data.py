@@ -139,3 +139,57 @@ def test_stage12_clears_earlier_outputs_and_merges_jobs_1_to_nj():
     assert 'rm -rf "${_logdir}"/output.*' in stage12
     assert "espnet_spire.bin.merge_decode_jobs --logdir" in stage12 and '--nj "${_nj}"' in stage12
     assert "output.*/" not in stage12
+
+
+# ------------------------------------------------------------------ 2: units of changed audio
+
+
+def _stage2(data_dir, dump, keys):
+    from espnet_spire.audio.format_job import merge_jobs, run_format_job
+
+    for j, ks in enumerate(keys, start=1):
+        run_format_job(data_dir, ks, dump, j)
+    merge_jobs(data_dir, dump, len(keys), max_failed_ratio=0.0)
+
+
+def _stage5(dump, km, logdir, key_files, out):
+    from espnet_spire.bin import label_units
+
+    for j, kf in enumerate(key_files, start=1):
+        assert label_units.main(["label", "--data_dir", str(dump), "--key_file", str(kf), "--kmeans", str(km),
+                                 "--output_dir", str(logdir / f"output.{j}"), "--feature_type", "mfcc"]) == 0
+    assert label_units.main(["merge", "--logdir", str(logdir), "--nj", str(len(key_files)),
+                             "--output_dir", str(out)]) == 0
+    return dict(line.split(" ", 1) for line in (out / "units").read_text(encoding="utf-8").splitlines())
+
+
+def test_changed_audio_redoes_its_units_job(tmp_path):
+    """A wav.scp line pointed at another recording: stage 2 redid it, stage 5 kept the old units."""
+    from _units_helpers import an4_wavs, write_keys, write_wav_scp
+    from espnet_spire.bin import dump_ssl_feats, learn_kmeans
+
+    wavs = dict(an4_wavs())
+    utts = sorted(wavs)
+    keys = [utts[:4], utts[4:]]
+    data = tmp_path / "data"
+    write_wav_scp(str(data), list(wavs.items()))
+    dump, logdir = tmp_path / "dump", tmp_path / "logdir"
+    key_files = [write_keys(str(tmp_path / f"keys.{j}.scp"), ks) for j, ks in enumerate(keys, start=1)]
+    _stage2(data, dump, keys)
+    feats, km = tmp_path / "feats", tmp_path / "km"
+    assert dump_ssl_feats.main(["--data_dir", str(dump), "--output_dir", str(feats / "output.1"),
+                                "--feature_type", "mfcc", "--portion", "1.0", "--max_frames", "4000"]) == 0
+    assert learn_kmeans.main(["--feats", str(feats), "--output_dir", str(km), "--n_clusters", "8",
+                              "--max_iter", "4", "--seed", "0"]) == 0
+    before = _stage5(dump, km, logdir, key_files, tmp_path / "units")
+
+    changed, other = utts[5], utts[6]  # job 2
+    assert before[changed] != before[other]
+    write_wav_scp(str(data), [(u, wavs[other] if u == changed else p) for u, p in wavs.items()])
+    _stage2(data, dump, keys)
+    job1 = logdir / "output.1" / "units"
+    stamp = job1.stat().st_mtime_ns
+    after = _stage5(dump, km, logdir, key_files, tmp_path / "units")
+    assert after[changed] == before[other]  # the new recording's units
+    assert {u: v for u, v in after.items() if u != changed} == {u: v for u, v in before.items() if u != changed}
+    assert job1.stat().st_mtime_ns == stamp  # job 1 (audio unchanged) was skipped
