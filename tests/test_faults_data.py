@@ -193,3 +193,88 @@ def test_changed_audio_redoes_its_units_job(tmp_path):
     assert after[changed] == before[other]  # the new recording's units
     assert {u: v for u, v in after.items() if u != changed} == {u: v for u, v in before.items() if u != changed}
     assert job1.stat().st_mtime_ns == stamp  # job 1 (audio unchanged) was skipped
+
+
+# ------------------------------------------------------------------ 4: special tokens in text
+
+
+@pytest.fixture(scope="module")
+def tokenizers(tmp_path_factory):
+    return F.build_tokenizers(str(tmp_path_factory.mktemp("faults_tok")), num_units=K)
+
+
+def _assert_no_special_inside(split_dir: str, tok, what: str) -> int:
+    """No special/added id other than the document frame (BOS/EOS, and for IT the ChatML turns)."""
+    from espnet_spire.lm.text_policy import special_token_strings
+    from espnet_spire.lm.token_data import read_split
+
+    frame = {tok.bos_token_id, tok.eos_token_id, tok.pad_token_id}
+    frame |= {tok.convert_tokens_to_ids(t) for t in ("<|im_start|>", "<|im_end|>") if t in tok.get_vocab()}
+    banned = {tok.convert_tokens_to_ids(s) for s in special_token_strings(tok)} - frame
+    assert tok.convert_tokens_to_ids("<unk>") in banned and tok.convert_tokens_to_ids("<SEP>") in banned
+    rows = 0
+    for key, ids, _ in read_split(split_dir):
+        assert not banned & set(ids), f"{what}: special id in {key}"
+        rows += 1
+    return rows
+
+
+def _special_corpus(root, tok):
+    from espnet_spire.lm.text_policy import special_token_strings
+
+    specials = [s for s in special_token_strings(tok) if not s.startswith("<|im_")]
+    assert {"<s>", "</s>", "<unk>", "<SEP>", "<CLS>", "<EOD>", "<MASK>", "<PAD>"} <= set(specials)
+    rng = np.random.default_rng(4)
+    en = F.ntrex_lines("en", 10 + len(specials))
+    ids = [f"utt{i:02d}" for i in range(len(en))]
+    F.write_lines(os.path.join(root, "units"), [f"{u} {F.random_units(rng, 30, K)}" for u in ids])
+    bad = {ids[i]: s for i, s in enumerate(specials)}  # one special token in each of these transcripts
+    F.write_lines(os.path.join(root, "text"),
+                  [f"{u} {t[:20]} {bad[u]} {t[20:]}" if u in bad else f"{u} {t}" for u, t in zip(ids, en)])
+    return ids, bad
+
+
+def _skipped(path: str) -> dict:
+    return {line.split(" ", 2)[0]: line.split(" ", 2)[1:] for line in open(path, encoding="utf-8").read().splitlines()}
+
+
+def test_special_tokens_in_cpt_text_are_refused(tokenizers, tmp_path):
+    from transformers import AutoTokenizer
+
+    from espnet_spire.lm.cpt_data import CptConfig, build_cpt_data
+
+    tok = AutoTokenizer.from_pretrained(tokenizers["tok_base"])
+    ids, bad = _special_corpus(str(tmp_path), tok)
+    out = str(tmp_path / "cpt")
+    build_cpt_data(tokenizers["tok_base"], out, CptConfig(max_len=256, speech_text_ratio=None, seed=0),
+                   [(str(tmp_path / "units"), str(tmp_path / "text"))])
+    skipped = _skipped(os.path.join(out, "skipped"))
+    assert set(skipped) == set(bad)
+    for u, s in bad.items():
+        assert skipped[u] == ["special_token", f"contains {s} (special/added token(s) of the tokenizer)"]
+    assert _assert_no_special_inside(out, tok, "CPT") > 0
+
+
+def test_special_tokens_in_it_text_are_refused(tokenizers, tmp_path):
+    import json
+
+    from transformers import AutoTokenizer
+
+    from espnet_spire.lm.it_data import build_it_data
+
+    tok = AutoTokenizer.from_pretrained(tokenizers["tok_instruct"])
+    ids, bad = _special_corpus(str(tmp_path), tok)
+    blocks = tmp_path / "blocks.jsonl"
+    blocks.write_text("".join(json.dumps({"conversations": [{"from": "human", "value": f"Say {s} please"},
+                                                            {"from": "gpt", "value": "ok"}]}) + "\n"
+                              for s in ("<unk>", "</s>", "fine")), encoding="utf-8")
+    mix = {"name": "faults", "seed": 0, "prompt_style": "head", "sources": [
+        {"name": "asr", "type": "asr", "units": str(tmp_path / "units"), "text": str(tmp_path / "text"),
+         "num_samples": "all"},
+        {"name": "tb", "type": "jsonl", "path": str(blocks), "num_samples": "all"}]}
+    out = str(tmp_path / "it")
+    build_it_data(tokenizers["tok_instruct"], out, mix, max_len=1024)
+    skipped = _skipped(os.path.join(out, "skipped"))
+    refused = {k for k, v in skipped.items() if v[0] == "special_token"}
+    assert refused == {f"asr:{u}" for u in bad} | {"tb:line1", "tb:line2"}
+    assert _assert_no_special_inside(out, tok, "IT") == len(ids) - len(bad) + 1
