@@ -278,3 +278,36 @@ def test_special_tokens_in_it_text_are_refused(tokenizers, tmp_path):
     refused = {k for k, v in skipped.items() if v[0] == "special_token"}
     assert refused == {f"asr:{u}" for u in bad} | {"tb:line1", "tb:line2"}
     assert _assert_no_special_inside(out, tok, "IT") == len(ids) - len(bad) + 1
+
+
+# ------------------------------------------------------------------ 8: truncated audio in stage 2
+
+
+def test_truncated_wav_is_rejected_in_stage2(tmp_path):
+    """A WAV whose header promises 50,887 samples, cut to 1,478, was kept with its full transcript."""
+    import soundfile as sf
+
+    from _units_helpers import write_wav_scp
+    from espnet_spire.audio.format_job import merge_jobs, run_format_job
+
+    rng = np.random.default_rng(0)
+    full = tmp_path / "full.wav"
+    sf.write(full, (rng.normal(size=50887) * 0.1).astype(np.float32), 16000, subtype="PCM_16")
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(full.read_bytes()[:44 + 2 * 1478])
+    assert sf.info(str(cut)).frames == 1478  # libsndfile alone sees nothing wrong
+    odd = tmp_path / "odd.wav"  # a complete file with an odd-sized extra chunk before the data
+    sf.write(odd, (rng.normal(size=8001) * 0.1).astype(np.float32), 16000, subtype="PCM_16")
+    raw = odd.read_bytes()
+    odd.write_bytes(raw[:36] + b"LIST\x03\x00\x00\x00abc\x00" + raw[36:])
+    riff = len(odd.read_bytes()) - 8
+    odd.write_bytes(b"RIFF" + riff.to_bytes(4, "little") + odd.read_bytes()[8:])
+    data = tmp_path / "data"
+    write_wav_scp(str(data), [("a-full", str(full)), ("b-cut", str(cut)), ("c-odd", str(odd))])
+    dump = tmp_path / "dump"
+    run_format_job(data, ["a-full", "b-cut", "c-odd"], dump, 1)
+    merge_jobs(data, dump, 1, max_failed_ratio=0.5)
+    failed = (dump / "failed").read_text(encoding="utf-8").splitlines()
+    assert failed == [f"b-cut truncated: header says 50887 samples, file has 1478 ('{cut}')"]
+    assert [line.split()[0] for line in (dump / "wav.scp").read_text().splitlines()] == ["a-full", "c-odd"]
+    assert (dump / "utt2num_samples").read_text() == "a-full 50887\nc-odd 8001\n"
