@@ -163,17 +163,16 @@ def _stage5(dump, km, logdir, key_files, out):
     return dict(line.split(" ", 1) for line in (out / "units").read_text(encoding="utf-8").splitlines())
 
 
-def test_changed_audio_redoes_its_units_job(tmp_path):
-    """A wav.scp line pointed at another recording: stage 2 redid it, stage 5 kept the old units."""
-    from _units_helpers import an4_wavs, write_keys, write_wav_scp
+def _units_setup(tmp_path, wavs):
+    """Stages 2-4 (2 jobs, MFCC, K=8) on ``{uttid: wav path}``; returns the paths stage 5 needs."""
+    from _units_helpers import write_keys, write_wav_scp
     from espnet_spire.bin import dump_ssl_feats, learn_kmeans
 
-    wavs = dict(an4_wavs())
     utts = sorted(wavs)
-    keys = [utts[:4], utts[4:]]
+    keys = [utts[: len(utts) // 2], utts[len(utts) // 2:]]
     data = tmp_path / "data"
     write_wav_scp(str(data), list(wavs.items()))
-    dump, logdir = tmp_path / "dump", tmp_path / "logdir"
+    dump = tmp_path / "dump"
     key_files = [write_keys(str(tmp_path / f"keys.{j}.scp"), ks) for j, ks in enumerate(keys, start=1)]
     _stage2(data, dump, keys)
     feats, km = tmp_path / "feats", tmp_path / "km"
@@ -181,18 +180,57 @@ def test_changed_audio_redoes_its_units_job(tmp_path):
                                 "--feature_type", "mfcc", "--portion", "1.0", "--max_frames", "4000"]) == 0
     assert learn_kmeans.main(["--feats", str(feats), "--output_dir", str(km), "--n_clusters", "8",
                               "--max_iter", "4", "--seed", "0"]) == 0
-    before = _stage5(dump, km, logdir, key_files, tmp_path / "units")
+    return {"data": data, "dump": dump, "km": km, "keys": keys, "key_files": key_files, "logdir": tmp_path / "logdir"}
+
+
+def test_changed_audio_redoes_its_units_job(tmp_path):
+    """A wav.scp line pointed at another recording: stage 2 redid it, stage 5 kept the old units."""
+    from _units_helpers import an4_wavs, write_wav_scp
+
+    wavs = dict(an4_wavs())
+    utts = sorted(wavs)
+    u = _units_setup(tmp_path, wavs)
+    before = _stage5(u["dump"], u["km"], u["logdir"], u["key_files"], tmp_path / "units")
 
     changed, other = utts[5], utts[6]  # job 2
     assert before[changed] != before[other]
-    write_wav_scp(str(data), [(u, wavs[other] if u == changed else p) for u, p in wavs.items()])
-    _stage2(data, dump, keys)
-    job1 = logdir / "output.1" / "units"
+    write_wav_scp(str(u["data"]), [(k, wavs[other] if k == changed else p) for k, p in wavs.items()])
+    _stage2(u["data"], u["dump"], u["keys"])
+    job1 = u["logdir"] / "output.1" / "units"
     stamp = job1.stat().st_mtime_ns
-    after = _stage5(dump, km, logdir, key_files, tmp_path / "units")
+    after = _stage5(u["dump"], u["km"], u["logdir"], u["key_files"], tmp_path / "units")
     assert after[changed] == before[other]  # the new recording's units
-    assert {u: v for u, v in after.items() if u != changed} == {u: v for u, v in before.items() if u != changed}
+    assert {k: v for k, v in after.items() if k != changed} == {k: v for k, v in before.items() if k != changed}
     assert job1.stat().st_mtime_ns == stamp  # job 1 (audio unchanged) was skipped
+
+
+def test_stage5_over_budget_leaves_no_units_file(tmp_path, capsys):
+    """Over the failure budget the merge used to write a complete-looking units file anyway."""
+    from _units_helpers import an4_wavs
+    from espnet_spire.bin import label_units
+
+    wavs = dict(an4_wavs())
+    u = _units_setup(tmp_path, wavs)
+    units_dir = tmp_path / "units"
+    _stage5(u["dump"], u["km"], u["logdir"], u["key_files"], units_dir)  # a first, good run
+    assert (units_dir / "units").is_file()
+    # the dump's recording of one utterance is broken afterwards: 1 of 8 fails, over a 5 % budget
+    victim = sorted(wavs)[6]
+    dumped = dict(line.split(" ", 1) for line in (u["dump"] / "wav.scp").read_text().splitlines())
+    with open(dumped[victim], "wb") as f:
+        f.write(b"RIFF broken")
+    capsys.readouterr()
+    for j, kf in enumerate(u["key_files"], start=1):
+        assert label_units.main(["label", "--data_dir", str(u["dump"]), "--key_file", str(kf), "--kmeans",
+                                 str(u["km"]), "--output_dir", str(u["logdir"] / f"output.{j}"),
+                                 "--feature_type", "mfcc"]) == 0
+    rc = label_units.main(["merge", "--logdir", str(u["logdir"]), "--nj", "2", "--output_dir", str(units_dir),
+                           "--max_failed_ratio", "0.05"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "1 of 8 utterances failed (12.5% > --max_failed_ratio 5.0%)" in err
+    assert f"failed per job: {u['logdir'] / 'output.2'}: 1 of 4; {units_dir / 'units'} not written" in err
+    assert sorted(p.name for p in units_dir.iterdir()) == ["failed"]
+    assert (units_dir / "failed").read_text().startswith(f"{victim} unreadable")
 
 
 # ------------------------------------------------------------------ 4: special tokens in text
