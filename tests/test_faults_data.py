@@ -349,3 +349,91 @@ def test_truncated_wav_is_rejected_in_stage2(tmp_path):
     assert failed == [f"b-cut truncated: header says 50887 samples, file has 1478 ('{cut}')"]
     assert [line.split()[0] for line in (dump / "wav.scp").read_text().splitlines()] == ["a-full", "c-odd"]
     assert (dump / "utt2num_samples").read_text() == "a-full 50887\nc-odd 8001\n"
+
+
+# ------------------------------------------------------------------ 8: stage 13
+
+
+def _asr_decode(d, hyps: dict) -> None:
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "text").write_text("".join(f"{k} {v}\n" for k, v in hyps.items()), encoding="utf-8")
+
+
+def test_empty_references_are_reported(tmp_path, caplog):
+    """Empty transcripts in a reference used to be scored with only a hidden warning."""
+    import json
+
+    from espnet_spire.bin import make_results, score_decode_dir
+
+    data = tmp_path / "data" / "test"
+    data.mkdir(parents=True)
+    (data / "text").write_text("u1 hello world\nu2\nu3 good morning\nu4 \n", encoding="utf-8")
+    dec = tmp_path / "exp" / "m" / "decode_greedy" / "test" / "asr"
+    _asr_decode(dec, {"u1": "hello world", "u2": "noise", "u3": "good morning", "u4": ""})
+    score_decode_dir.main(["--task", "asr", "--ref", str(data / "text"), "--hyp_dir", str(dec),
+                           "--wer_backend", "python"])
+    warning = [r for r in caplog.records if r.levelname == "WARNING" and "references" in r.getMessage()]
+    assert [r.getMessage() for r in warning] == [
+        f"2 of 4 references in {data / 'text'} are empty (ids in {dec / 'empty_refs'}); they are scored as they are"]
+    assert (dec / "empty_refs").read_text() == "u2\nu4\n"
+    scores = json.loads((dec / "scores.json").read_text())
+    assert scores["n_empty_refs"] == 2 and scores["empty_refs_file"] == str(dec / "empty_refs")
+    make_results.main(["--exp_dir", str(tmp_path / "exp"), "--out", str(tmp_path / "R.md")])
+    assert (f"- decode_greedy/test/asr: 2 of 4 references are empty (ids in {dec / 'empty_refs'}); "
+            "they are scored as they are.") in (tmp_path / "R.md").read_text()
+
+
+def test_make_results_lists_only_this_runs_decode_dirs(tmp_path):
+    import json
+
+    from espnet_spire.bin import make_results
+
+    for tag in ("decode_greedy", "decode_old"):
+        d = tmp_path / "exp" / "it" / "spirefull" / tag / "test" / "asr"
+        d.mkdir(parents=True)
+        (d / "scores.json").write_text(json.dumps({"task": "asr", "n_utts": 3, "metrics": {"wer": 10.0}}))
+    make_results.main(["--exp_dir", str(tmp_path / "exp"), "--out", str(tmp_path / "R.md"),
+                       "--decode_dir", str(tmp_path / "exp" / "it" / "spirefull" / "decode_greedy")])
+    md = (tmp_path / "R.md").read_text()
+    assert "|decode_greedy|test|asr|3|" in md and "decode_old" not in md
+
+
+def test_stage13_scores_this_run_only_and_fails_on_a_missing_variant(tmp_path):
+    """Stage 13 silently left out a variant without decode dir and re-scored stale decode dirs."""
+    import re
+    import subprocess
+
+    from recipe_paths import DEMO, RECIPE_ENV, ROOT, copy_recipe
+
+    work = copy_recipe(DEMO, tmp_path / "spire1")
+    for d in ("demo_train", "demo_dev", "demo_test"):
+        (work / "data" / d).mkdir(parents=True)
+        (work / "data" / d / "wav.scp").write_text("u1 /dev/null\nu2 /dev/null\n")
+        (work / "data" / d / "text").write_text("u1 hello world\nu2 good morning\n")
+    for d in ("demo_mt_train", "demo_mono"):
+        (work / "data" / d).mkdir(parents=True)
+        (work / "data" / d / "text.tc.en").write_text("m1 hello\n")
+    env = {**RECIPE_ENV, "PYTHONPATH": str(ROOT)}
+
+    def stage13(*extra):
+        return subprocess.run(["./run.sh", "--stage", "13", "--stop_stage", "13", "--variants", "spirebase spirefull",
+                               "--decode_tasks", "asr", "--copy_baseline", "false", "--decode_base", "false", *extra],
+                              cwd=work, env=env, capture_output=True, text=True)
+
+    out = stage13()
+    assert out.returncode == 1
+    assert ("2 decode outputs of this run (--variants spirebase spirefull, --decode_tag greedy) are missing"
+            in out.stderr)
+    missing = re.findall(r"^    (\S+/decode_greedy/demo_test/asr/text)$", out.stderr, re.M)
+    assert len(missing) == 2 and any("/spirefull/" in m for m in missing)
+    assert not (work / "RESULTS.md").exists()
+    for m in missing:  # both variants decoded; an earlier decode_old of spirefull lies next to them
+        _asr_decode((work / m).parent, {"u1": "hello world", "u2": "good"})
+    stale = (work / missing[-1]).parent.parent.parent.parent / "decode_old" / "demo_test" / "asr"
+    _asr_decode(stale, {"u1": "x", "u2": "y"})
+    out = stage13()
+    assert out.returncode == 0, out.stderr
+    assert "Stage 13: scored 2 decode dirs" in out.stderr
+    assert all(((work / m).parent / "scores.json").is_file() for m in missing)
+    assert not (stale / "scores.json").exists()
+    assert "decode_old" not in (work / "RESULTS.md").read_text()
