@@ -9,6 +9,11 @@ Batching uses LEFT padding with explicit position ids and a KV cache, so a batch
 same tokens as one-by-one decoding (tested). Ids >= ``len(tokenizer)`` (the padding rows of the
 embedding matrix, 37007..37055 in SPIRE) get ``-inf`` logits and can never be emitted (pain
 point 9).
+
+Each prompt gets ``min(max_new_tokens, max_positions - its length)`` new tokens; a prompt that
+leaves no position for one is skipped alone (``too_long`` in the decode dir's ``skipped``, its
+hypothesis absent, so scoring counts it as missing) and the others are batched without it
+(issue #15: one over-long prompt used to empty its whole batch).
 """
 
 from __future__ import annotations
