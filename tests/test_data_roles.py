@@ -99,15 +99,15 @@ def test_combine_cli_names_missing_units(tmp_path):
 
 # ---------------------------------------------------------------- spire.sh with the roles
 STUB = f"""#!{sys.executable}
-# Stand-in for --python: logs the command; runs the real combine step; fakes the outputs of the
-# other steps that spire.sh reads back.
+# Stand-in for --python: logs the command; runs the real combine and decode-merge steps; fakes the
+# outputs of the other steps that spire.sh reads back.
 import json, os, runpy, shutil, sys
 args = sys.argv[1:]
 with open(os.environ["STUB_LOG"], "a") as f:
     f.write(json.dumps(args) + "\\n")
 mod = args[1] if args[:1] == ["-m"] else ""
 opts = {{args[i]: args[i + 1] for i in range(len(args) - 1) if args[i].startswith("--")}}
-if mod == "espnet_spire.bin.combine_data_dirs":
+if mod in ("espnet_spire.bin.combine_data_dirs", "espnet_spire.bin.merge_decode_jobs"):
     sys.argv = [mod] + args[2:]
     runpy.run_module(mod, run_name="__main__")
 elif mod == "espnet_spire.bin.format_wav_scp" and "--merge" in args:
@@ -220,7 +220,8 @@ def test_text_only_test_set_is_decoded_on_mt_tasks_only(recipe):
     assert {"asr", "st_de", "st_fr", "mt_en_de", "mt_fr_en"} <= {p.name for p in (decode / "t").iterdir()}
     assert not (decode / "t/st_ko").exists()
     # stage 13 scores the text-only set's MT tasks against its own references
-    out, calls = _run(recipe, "--stage", "13", "--stop_stage", "13", "--variants", "spirefull")
+    out, calls = _run(recipe, "--stage", "13", "--stop_stage", "13", "--variants", "spirefull",
+                      "--decode_base", "false", "--copy_baseline", "false")
     assert out.returncode == 0, out.stderr
     refs = {c[c.index("--hyp_dir") + 1].split("/flores/")[1]: c[c.index("--ref") + 1]
             for c in _calls(calls, "espnet_spire.bin.score_decode_dir") if "/flores/" in c[c.index("--hyp_dir") + 1]}
