@@ -99,15 +99,15 @@ def test_combine_cli_names_missing_units(tmp_path):
 
 # ---------------------------------------------------------------- spire.sh with the roles
 STUB = f"""#!{sys.executable}
-# Stand-in for --python: logs the command; runs the real combine step; fakes the outputs of the
-# other steps that spire.sh reads back.
+# Stand-in for --python: logs the command; runs the real combine and decode-merge steps; fakes the
+# outputs of the other steps that spire.sh reads back.
 import json, os, runpy, shutil, sys
 args = sys.argv[1:]
 with open(os.environ["STUB_LOG"], "a") as f:
     f.write(json.dumps(args) + "\\n")
 mod = args[1] if args[:1] == ["-m"] else ""
 opts = {{args[i]: args[i + 1] for i in range(len(args) - 1) if args[i].startswith("--")}}
-if mod == "espnet_spire.bin.combine_data_dirs":
+if mod in ("espnet_spire.bin.combine_data_dirs", "espnet_spire.bin.merge_decode_jobs"):
     sys.argv = [mod] + args[2:]
     runpy.run_module(mod, run_name="__main__")
 def rows(flag):
@@ -185,7 +185,8 @@ def test_every_speech_dir_is_processed_once_and_kmeans_reads_its_sets(recipe):
     assert merged == ["data/a", "data/b", "data/v", "data/t"]
     jobs = _calls(calls, "espnet_spire.bin.format_wav_scp", "--job_list")
     assert len(jobs) == 1        # --nj 1: one job formats the four sets
-    assert [r[2] for r in _rows(work, jobs[0], "--job_list")] == ["dump/raw/a", "dump/raw/b", "dump/raw/v", "dump/raw/t"]
+    formatted = [r[2] for r in _rows(work, jobs[0], "--job_list")]
+    assert formatted == ["dump/raw/a", "dump/raw/b", "dump/raw/v", "dump/raw/t"]
     merges = _calls(calls, "espnet_spire.bin.label_units", "merge")
     assert len(merges) == 1
     labelled = [r[2] for r in _rows(work, merges[0], "--merge_list")]
@@ -239,7 +240,8 @@ def test_text_only_test_set_is_decoded_on_mt_tasks_only(recipe):
     assert {"asr", "st_de", "st_fr", "mt_en_de", "mt_fr_en"} <= {p.name for p in (decode / "t").iterdir()}
     assert not (decode / "t/st_ko").exists()
     # stage 13 scores the text-only set's MT tasks against its own references
-    out, calls = _run(recipe, "--stage", "13", "--stop_stage", "13", "--variants", "spirefull")
+    out, calls = _run(recipe, "--stage", "13", "--stop_stage", "13", "--variants", "spirefull",
+                      "--decode_base", "false", "--copy_baseline", "false")
     assert out.returncode == 0, out.stderr
     scoring = _calls(calls, "espnet_spire.bin.score_decode_dir")
     assert len(scoring) == 1     # one process scores every decode dir

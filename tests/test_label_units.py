@@ -92,7 +92,7 @@ def test_mfcc_end_to_end_failures_and_restart(data, tmp_path, capsys):
     assert (out / "km" / "kmeans.joblib").is_file() and (out / "feats" / "output.1" / "feats.npy").is_file()
     merged = {n: (units_dir / n).read_bytes() for n in ("units", "utt2num_units", "utt2num_frames", "failed")}
 
-    # the default failure budget (5 %) rejects 4 failures out of 12, after writing the files
+    # the default failure budget (5 %) rejects 4 failures out of 12, after writing the failed list
     capsys.readouterr()
     rc = label_units.main(["merge", "--logdir", str(out / "logdir"), "--nj", "2", "--output_dir", str(out / "strict")])
     assert rc == 1 and "4 of 12 utterances failed" in capsys.readouterr().err

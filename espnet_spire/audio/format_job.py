@@ -12,7 +12,8 @@ Work is split like ESPnet's ``format_wav_scp.sh``: the recipe splits the utteran
 then :func:`merge_jobs` combines the pieces into ``<out_dir>/{wav.scp,utt2num_samples,failed}``
 and copies the other data files restricted to the surviving utterances.
 
-Bad input never stops a job: an utterance that cannot be read, is empty, holds NaN/Inf, is
+Bad input never stops a job: an utterance that cannot be read, is a WAV cut short of what its
+header promises (``truncated: header says N samples, file has M``), is empty, holds NaN/Inf, is
 shorter than ``min_samples`` after resampling, or whose segment has zero length goes to
 ``failed`` with its reason.  The merge fails when more than ``max_failed_ratio`` of the set
 failed (default 5 %): a handful of broken files is normal in crawled corpora, a larger share
@@ -48,6 +49,7 @@ from espnet_spire.audio.resample import (
 from espnet_spire.audio.wav_scp import (
     AudioReadError,
     Segment,
+    TruncatedAudioError,
     WavScpReader,
     read_segments,
     segment_problem,
@@ -244,6 +246,8 @@ def _read_and_process(
             return None, f"zero length after segmentation: {problem}"
     try:
         audio, rate = reader[utt]
+    except TruncatedAudioError as e:
+        return None, f"truncated: {e}"
     except AudioReadError as e:
         return None, f"unreadable: {e}"
     except Exception as e:  # noqa: BLE001 - one odd file must not kill the job

@@ -31,6 +31,7 @@ from typing import Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple
 import numpy as np
 import soundfile as sf
 
+from espnet_spire.audio.wav_header import wav_truncation
 from espnet_spire.common.jobs import MIN_SAMPLES, JobError
 from espnet_spire.common.kaldi_dir import PathLike, iter_kaldi_file, read_kaldi_dict
 
@@ -46,6 +47,10 @@ NON_FINITE = "non_finite"
 
 class AudioReadError(RuntimeError):
     """The audio of one entry could not be decoded (bad path, failed pipe, corrupt data)."""
+
+
+class TruncatedAudioError(AudioReadError):
+    """A WAV file holds fewer samples than its header promises (cut by a failed copy)."""
 
 
 class AudioSetupError(JobError):
@@ -146,6 +151,9 @@ def _read_file(
 ) -> Tuple[np.ndarray, int]:
     """Decode ``path`` (2-D float32), seeking to the segment instead of reading everything."""
     _check_readable_path(path)
+    cut_short = wav_truncation(path)
+    if cut_short is not None:
+        raise TruncatedAudioError(f"header says {cut_short[0]} samples, file has {cut_short[1]} ('{path}')")
     try:
         with sf.SoundFile(path) as f:
             rate = f.samplerate

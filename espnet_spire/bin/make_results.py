@@ -34,6 +34,8 @@ def get_parser() -> argparse.ArgumentParser:
         help="another system's scored outputs, DIR/<test_set>/<task>/scores.json (repeatable)",
     )
     parser.add_argument("--git_dir", default=None, help="repository whose hash is reported (default: espnet_spire's)")
+    parser.add_argument("--decode_dir", action="append", default=None,
+                        help="only the scores under this decode dir (repeat it; default: every one under --exp_dir)")
     parser.add_argument("--title", default="RESULTS")
     parser.add_argument("--note", action="append", default=[],
                         help="a line stated under the header, e.g. a setting that affects the numbers (repeatable)")
@@ -45,7 +47,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     from espnet_spire.scoring.results import make_results
 
     try:
-        text = make_results(args.exp_dir, args.out, args.external, args.git_dir, args.title, args.note)
+        text = make_results(args.exp_dir, args.out, args.external, args.git_dir, args.title, args.note,
+                            args.decode_dir)
     except FileNotFoundError as e:
         print(f"make_results: ERROR: {e}", file=sys.stderr)
         sys.exit(1)

@@ -30,7 +30,8 @@ Packing
     are most of the tokens and their loss drowns the transcript's (see the demo config).
 
 Skipped examples (with reasons in ``skipped``): text with unit characters / ``<extra_id_N>`` /
-ChatML markers (text policy), empty or malformed units, empty text, missing pair, too long.
+ChatML markers / the tokenizer's special or added tokens (text policy), empty or malformed units,
+empty text, missing pair, too long.
 """
 
 from __future__ import annotations
@@ -395,7 +396,7 @@ def build_cpt_data(tokenizer_dir: str, output_dir: str, cfg: CptConfig,
     num_units = TokenizerInfo.load(tokenizer_dir).num_units if has_info else None
     if not cfg.loss_on_units and num_units is None:
         raise ValueError(f"loss_on_units=False needs the unit id range: {tokenizer_dir} has no {INFO_FILE}")
-    policy = policy or TextPolicy(num_units=num_units)
+    policy = policy or TextPolicy.for_tokenizer(tok, num_units)
     skipped: List[Skip] = []
     too_long: List[Skip] = []
     parent = os.path.dirname(os.path.abspath(output_dir))

@@ -9,6 +9,11 @@ Batching uses LEFT padding with explicit position ids and a KV cache, so a batch
 same tokens as one-by-one decoding (tested). Ids >= ``len(tokenizer)`` (the padding rows of the
 embedding matrix, 37007..37055 in SPIRE) get ``-inf`` logits and can never be emitted (pain
 point 9).
+
+Each prompt gets ``min(max_new_tokens, max_positions - its length)`` new tokens; a prompt that
+leaves no position for one is skipped alone (``too_long`` in the decode dir's ``skipped``, its
+hypothesis absent, so scoring counts it as missing) and the others are batched without it
+(issue #15: one over-long prompt used to empty its whole batch).
 """
 
 from __future__ import annotations
@@ -163,8 +168,29 @@ class GreedyDecoder:
         bos = self.tok.bos_token_id
         return ([bos] if bos is not None else []) + list(ids)
 
+    def budget(self, length: int) -> int:
+        """New tokens a prompt of ``length`` ids may get: ``max_new_tokens``, less where the model's
+        positions end first (0: the prompt does not fit, see :meth:`too_long`).
+
+        Per prompt, not per batch: a long neighbour must not shorten (or empty) another row.
+        """
+        if not self.max_positions:
+            return self.cfg.max_new_tokens
+        return max(0, min(self.cfg.max_new_tokens, self.max_positions - length))
+
+    def too_long(self, ids: Sequence[int]) -> Optional[str]:
+        """Why a prompt cannot be decoded (it leaves no position for one new token), else None."""
+        if self.max_positions and len(ids) + 1 > self.max_positions:
+            return (f"prompt has {len(ids)} tokens; the model has {self.max_positions} positions "
+                    f"(prompt + at least 1 new token must fit)")
+        return None
+
     def generate_ids(self, batch: Sequence[Sequence[int]]) -> List[List[int]]:
-        """Greedy continuations of a batch of prompt id lists (stop tokens excluded)."""
+        """Greedy continuations of a batch of prompt id lists (stop tokens excluded).
+
+        Each row stops at its own budget (:meth:`budget`); callers leave out prompts that do not
+        fit (:meth:`too_long`), whose rows would otherwise come back empty.
+        """
         torch = self.torch
         n = len(batch)
         width = max(len(x) for x in batch)
@@ -175,11 +201,10 @@ class GreedyDecoder:
             attn[r, width - len(ids):] = 1
         input_ids, attn = input_ids.to(self.device), attn.to(self.device)
         pos = (attn.cumsum(-1) - 1).clamp_min(0)
-        max_new = self.cfg.max_new_tokens
-        if self.max_positions:
-            max_new = max(0, min(max_new, self.max_positions - width))
+        budgets = [self.budget(len(ids)) for ids in batch]
+        max_new = max(budgets)
         out: List[List[int]] = [[] for _ in range(n)]
-        done = [False] * n
+        done = [b == 0 for b in budgets]
         step_ids, step_pos = input_ids, pos
         from transformers import DynamicCache
 
@@ -200,6 +225,7 @@ class GreedyDecoder:
                             out[r].append(t)  # may hold text before the newline; cut in decode_text
                         continue
                     out[r].append(t)
+                    done[r] = len(out[r]) >= budgets[r]
                 if all(done):
                     break
                 step_ids = torch.tensor(nxt, dtype=torch.long, device=self.device).unsqueeze(1)
@@ -219,11 +245,26 @@ class GreedyDecoder:
         return text
 
     def generate(self, prompts: Sequence[str], progress: bool = True) -> List[str]:
-        """Texts for rendered prompts, batched (longest first), returned in input order."""
+        """Texts for rendered prompts, batched (longest first), returned in input order; a prompt
+        that does not fit the model comes back empty (see :meth:`generate_or_skip`)."""
+        texts, _ = self.generate_or_skip(prompts, progress)
+        return [t if t is not None else "" for t in texts]
+
+    def generate_or_skip(self, prompts: Sequence[str],
+                         progress: bool = True) -> Tuple[List[Optional[str]], Dict[int, str]]:
+        """Texts for rendered prompts in input order, None for each prompt that does not fit the
+        model's positions, and ``{index: reason}`` of those.
+
+        Prompts that fit are batched among themselves only, so their texts are exactly those of a
+        run without the long ones.
+        """
         from tqdm import tqdm
 
         encoded = [self.encode(p) for p in prompts]
-        order = list(range(len(prompts)))
+        too_long = {i: r for i, r in ((i, self.too_long(e)) for i, e in enumerate(encoded)) if r}
+        for i, reason in too_long.items():
+            logger.warning("prompt %d skipped: %s", i, reason)
+        order = [i for i in range(len(prompts)) if i not in too_long]
         if self.cfg.sort_by_length:
             order.sort(key=lambda i: -len(encoded[i]))
         results: List[Optional[str]] = [None] * len(prompts)
@@ -232,7 +273,7 @@ class GreedyDecoder:
             idx = order[start:start + bs]
             for i, ids in zip(idx, self.generate_ids([encoded[i] for i in idx])):
                 results[i] = self.decode_text(ids)
-        return [r if r is not None else "" for r in results]
+        return results, too_long
 
 
 def resolve_device(name: str) -> str:
@@ -314,7 +355,15 @@ def decode_task(model, tokenizer, task_name: str, input_file: str, output_dir: s
     num_units = TokenizerInfo.load(info_dir).num_units if has_info else None
     keys_sorted, sources, skipped = read_inputs(task, input_file, keys, num_units)
     os.makedirs(output_dir, exist_ok=True)
-    run = GreedyDecoder(model, tokenizer, cfg).generate
+    decoder = GreedyDecoder(model, tokenizer, cfg)
+
+    def run(keys: List[str], prompts: List[str]) -> Dict[str, str]:
+        """Hypotheses of the prompts that fit; the others are listed in ``skipped`` (too_long)."""
+        texts, too_long = decoder.generate_or_skip(prompts)
+        for i, reason in sorted(too_long.items()):
+            logger.warning("%s: %s skipped (too_long): %s", task.name, keys[i], reason)
+            skipped.append((keys[i], "too_long", reason))
+        return {k: t for k, t in zip(keys, texts) if t is not None}
 
     t0 = time.time()
     if task.kind == "multiturn_st" and transcripts is None:
@@ -322,15 +371,16 @@ def decode_task(model, tokenizer, task_name: str, input_file: str, output_dir: s
             render_prompt(tokenizer, build_messages(Task("asr"), sources[k], cfg.style), cfg.use_chat_template)
             for k in keys_sorted
         ]
-        transcripts = dict(zip(keys_sorted, run(asr_prompts)))
+        transcripts = run(keys_sorted, asr_prompts)
         write_kaldi_file(os.path.join(output_dir, "asr_text"), {k: v.strip() for k, v in transcripts.items()})
+        keys_sorted = [k for k in keys_sorted if k in transcripts]  # no first turn, no second
     prompts = []
     for k in keys_sorted:
         tr = None if transcripts is None else transcripts.get(k, "").strip()
         prompts.append(render_prompt(tokenizer, build_messages(task, sources[k], cfg.style, tr), cfg.use_chat_template))
-    hyps = run(prompts)
+    hyps = run(keys_sorted, prompts)
     elapsed = time.time() - t0
-    write_kaldi_file(os.path.join(output_dir, "text"), {k: h.strip() for k, h in zip(keys_sorted, hyps)})
+    write_kaldi_file(os.path.join(output_dir, "text"), {k: h.strip() for k, h in hyps.items()})
     with open(os.path.join(output_dir, "prompts.jsonl"), "w", encoding="utf-8") as f:
         for k, p in zip(keys_sorted, prompts):
             f.write(json.dumps({"key": k, "prompt": p}, ensure_ascii=False) + "\n")
@@ -338,10 +388,10 @@ def decode_task(model, tokenizer, task_name: str, input_file: str, output_dir: s
     info = {
         "task": task.name,
         "input": os.path.abspath(input_file),
-        "utterances": len(keys_sorted),
+        "utterances": len(hyps),
         "skipped": len(skipped),
         "seconds": elapsed,
-        "utterances_per_second": len(keys_sorted) / elapsed if elapsed > 0 else None,
+        "utterances_per_second": len(hyps) / elapsed if elapsed > 0 else None,
         "backend": "hf",
         "batch_size": cfg.batch_size,
         "max_new_tokens": cfg.max_new_tokens,
@@ -352,5 +402,5 @@ def decode_task(model, tokenizer, task_name: str, input_file: str, output_dir: s
         "tokenizer_length": len(tokenizer),
     }
     write_json(os.path.join(output_dir, "decode_info.json"), info, sort_keys=False)
-    logger.info("%s: %d utterances in %.1f s -> %s/text", task.name, len(keys_sorted), elapsed, output_dir)
+    logger.info("%s: %d utterances in %.1f s -> %s/text", task.name, len(hyps), elapsed, output_dir)
     return info

@@ -359,7 +359,7 @@ def build_it_data(tokenizer_dir: str, output_dir: str, mixture: Dict, max_len: i
     check_template(tok)
     has_info = os.path.isfile(os.path.join(tokenizer_dir, INFO_FILE))
     num_units = TokenizerInfo.load(tokenizer_dir).num_units if has_info else None
-    policy = policy or TextPolicy(num_units=num_units)
+    policy = policy or TextPolicy.for_tokenizer(tok, num_units)
     seed = int(mixture.get("seed", 0)) if seed is None else seed
     style = style or PromptStyle.from_name(mixture.get("prompt_style", "head"))
     rng = random.Random(seed)

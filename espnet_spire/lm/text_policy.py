@@ -7,6 +7,15 @@ holds for ``<extra_id_N>`` strings (the T5-style unit spelling) and for the Chat
 would break the turn structure and the loss mask of IT data. The policy therefore *rejects* such
 text with an error naming the example; the data builders catch it, skip the example and list it
 in their ``skipped`` file, so nothing is dropped silently.
+
+**Special tokens** (issue #15): the tokenizer matches its special and added tokens (``<s>``
+``</s>`` ``<unk>``, SPIRE's ``<CLS> <EOD> <MASK> <PAD> <SEP>``, ...) literally anywhere in the
+text, so ``</s>`` inside a transcript would become an EOS id mid-document and ``<unk>`` the
+unknown id. :meth:`TextPolicy.for_tokenizer` adds every such string (reason ``special_token``).
+The example is refused, not escaped or stripped: in the paper's spirit the data are clean
+pairs, and a transcript with ``<unk>`` (common in real corpora) does not say what was spoken, so
+an ASR pair built from it teaches the model to drop a word; a translation with a markup token is
+no cleaner. Refusing keeps every surviving document exact, and ``skipped`` counts the loss.
 """
 
 from __future__ import annotations
@@ -43,6 +52,12 @@ class TextPolicy:
     num_units: Optional[int] = None
     reject_extra_id: bool = True
     forbidden_strings: Sequence[str] = field(default_factory=lambda: DEFAULT_FORBIDDEN_STRINGS)
+    special_tokens: Sequence[str] = ()
+
+    @classmethod
+    def for_tokenizer(cls, tokenizer, num_units: Optional[int] = None) -> "TextPolicy":
+        """The default policy plus the special and added tokens of ``tokenizer``."""
+        return cls(num_units=num_units, special_tokens=special_token_strings(tokenizer))
 
     def unit_range(self) -> Tuple[int, int]:
         """Half-open code point range ``[lo, hi)`` of characters that are unit tokens."""
@@ -65,6 +80,9 @@ class TextPolicy:
         for s in self.forbidden_strings:
             if s in text:
                 out.append(("control_string_in_text", f"contains {s!r}"))
+        found = [s for s in self.special_tokens if s in text and s not in self.forbidden_strings]
+        if found:
+            out.append(("special_token", f"contains {', '.join(found)} (special/added token(s) of the tokenizer)"))
         return out
 
     def check(self, text: str, example_id: str) -> str:
@@ -74,3 +92,16 @@ class TextPolicy:
             reason, detail = bad[0]
             raise TextPolicyError(example_id, reason, detail)
         return text
+
+
+def _is_unit_string(text: str) -> bool:
+    return all(PUA_OFFSET <= ord(ch) <= PUA_OFFSET + PUA_MAX_INDEX for ch in text)
+
+
+def special_token_strings(tokenizer) -> Tuple[str, ...]:
+    """Every string ``tokenizer`` maps to one special or added id wherever it appears in text
+    (``all_special_tokens`` and the added-token table), unit characters left out (the unit check
+    covers them), sorted."""
+    found = {str(t) for t in getattr(tokenizer, "all_special_tokens", [])}
+    found.update(str(t.content) for t in getattr(tokenizer, "added_tokens_decoder", {}).values())
+    return tuple(sorted(s for s in found if s and not _is_unit_string(s)))

@@ -17,11 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from espnet_spire.common.fileio import PathLike, write_json
+from espnet_spire.common.fileio import PathLike, write_json, write_lines
 from espnet_spire.scoring.textio import load_hypotheses, pair_up, read_text, read_utt2spk
 
 TASK_KINDS = ("asr", "st", "mt")
+logger = logging.getLogger(__name__)
+
 SCORES_FILE = "scores.json"
+EMPTY_REFS_FILE = "empty_refs"
 
 
 @dataclass
@@ -105,6 +108,25 @@ def _default_src(ref_file: PathLike, src_lang: str) -> Optional[Path]:
         if cand.is_file() and cand != Path(ref_file):
             return cand
     return None
+
+
+def note_empty_references(hyp_dir: Path, ref_file: PathLike, ids: List[str], refs: List[str]) -> List[str]:
+    """Ids whose reference is empty, listed in ``hyp_dir/empty_refs`` and in a WARNING line.
+
+    An empty reference cannot be scored meaningfully (every hypothesis word is an insertion, and
+    BLEU has nothing to match), so the count must be seen in the stage log and in RESULTS.md,
+    not only in a per-utterance detail file.
+    """
+    path = hyp_dir / EMPTY_REFS_FILE
+    empty = [k for k, r in zip(ids, refs) if not r.strip()]
+    if not empty:
+        if path.exists():
+            path.unlink()  # from a scoring against other references
+        return empty
+    write_lines(path, empty)
+    logger.warning("%d of %d references in %s are empty (ids in %s); they are scored as they are",
+                   len(empty), len(ids), ref_file, path)
+    return empty
 
 
 @dataclass
@@ -194,6 +216,10 @@ def _score_without_comet(job: ScoreJob, opts: ScoreOptions) -> Tuple[Dict, Optio
         "score_dirs": {},
     }
     common = {"n_missing_hyps": len(paired.missing), "ref": summary["ref"], "hyp": summary["hyp"]}
+    empty = note_empty_references(hyp_dir, ref_file, paired.ids, paired.refs)
+    if empty:
+        summary["n_empty_refs"] = len(empty)
+        summary["empty_refs_file"] = os.path.abspath(hyp_dir / EMPTY_REFS_FILE)
 
     if task.kind == "asr":
         utt2spk_path = job.utt2spk_file or (Path(ref_file).parent / "utt2spk")

@@ -55,14 +55,20 @@ def _read(path: Path) -> Dict:
         return json.load(f)
 
 
-def collect(exp_dir: Optional[PathLike], externals: Sequence[Tuple[str, PathLike]] = ()) -> List[Entry]:
-    """All scored decode dirs of ``exp_dir`` and of the external systems."""
+def collect(exp_dir: Optional[PathLike], externals: Sequence[Tuple[str, PathLike]] = (),
+            decode_dirs: Optional[Sequence[PathLike]] = None) -> List[Entry]:
+    """All scored decode dirs of ``exp_dir`` (only those under ``decode_dirs`` when given: the
+    recipe lists this run's, so that decode dirs of earlier settings are left out) and of the
+    external systems."""
     entries: List[Entry] = []
+    wanted = None if decode_dirs is None else [Path(d).resolve() for d in decode_dirs]
     if exp_dir is not None and Path(exp_dir).is_dir():
         root = Path(exp_dir)
         for p in sorted(root.rglob("scores.json")):
             rel = p.parent.relative_to(root).parts
             if len(rel) < 4:
+                continue
+            if wanted is not None and not any(d in p.resolve().parents for d in wanted):
                 continue
             model = "/".join(rel[:-3])
             if any(Path(ext).resolve() in p.resolve().parents for _, ext in externals):
@@ -159,7 +165,13 @@ def _model_section(model: str, rows: List[Entry]) -> List[str]:
             f"- {e.decode}/{e.test_set}/{e.task}: {e.scores['n_missing_hyps']} of {e.scores.get('n_utts')} "
             "utterances had no hypothesis and were scored as empty outputs."
         )
-    if missing:
+    empty_refs = [e for e in rows if e.scores.get("n_empty_refs")]
+    for e in empty_refs:
+        out.append(
+            f"- {e.decode}/{e.test_set}/{e.task}: {e.scores['n_empty_refs']} of {e.scores.get('n_utts')} "
+            f"references are empty (ids in {e.scores.get('empty_refs_file')}); they are scored as they are."
+        )
+    if missing or empty_refs:
         out.append("")
 
     for metric, title in (("wer", "WER"), ("cer", "CER")):
@@ -245,8 +257,9 @@ def make_results(
     git_dir: Optional[PathLike] = None,
     title: str = "RESULTS",
     notes: Sequence[str] = (),
+    decode_dirs: Optional[Sequence[PathLike]] = None,
 ) -> str:
-    entries = collect(exp_dir, externals)
+    entries = collect(exp_dir, externals, decode_dirs)
     text = render(entries, environment(git_dir), title, notes)
     Path(out_file).write_text(text, encoding="utf-8")
     return text

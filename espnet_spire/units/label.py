@@ -12,8 +12,12 @@ For the utterances of one key list (a job split) the job writes, in key order, i
 
 Bad recordings go to ``failed`` and the job goes on; set-up errors (missing files, wrong sample
 rate, k-means/feature mismatch) stop it with a message naming the file (and line). A finished job
-is skipped on rerun when its signature (keys, features, centroids, options) is unchanged, so
-reruns after a crash redo only the unfinished jobs and give byte-identical files.
+is skipped on rerun when its signature (keys, the bytes of their audio, features, centroids,
+options) is unchanged, so reruns after a crash redo only the unfinished jobs and give
+byte-identical files. The audio is hashed, not only its ids: after a ``wav.scp`` line of
+``data/<set>`` points at another recording, stage 2 rewrites that utterance's file and the one
+job that reads it is redone, while the others (whose stage-2 files come out byte-identical) are
+still skipped. Hashing reads the job's 16 kHz files once, far cheaper than featurising them.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import numpy as np
 from espnet_spire.audio.wav_scp import WavEntry, load_utterance
 from espnet_spire.common import jobs
 from espnet_spire.common.fileio import write_json, write_lines
-from espnet_spire.common.hashing import sha256_text_lines
+from espnet_spire.common.hashing import sha256_files, sha256_text_lines
 from espnet_spire.units.assign import Assigner
 from espnet_spire.units.dsu_format import DSU_FORMATS, deduplicate, indices2dsus
 from espnet_spire.units.features import FeatureExtractor
@@ -96,7 +100,8 @@ def label_job(
     settings = settings_for(extractor, kmeans, opts)
     settings_sig = jobs.signature(settings)
     keys_sha = sha256_text_lines(e.uttid for e in entries)
-    sig = jobs.signature({"settings": settings_sig, "keys_sha256": keys_sha})
+    audio_sha = sha256_files([e.path for e in entries])
+    sig = jobs.signature({"settings": settings_sig, "keys_sha256": keys_sha, "audio_sha256": audio_sha})
     done = jobs.finished_summary(output_dir, sig)
     if done is not None:
         return done

@@ -4,8 +4,10 @@ Writes ``units``, ``utt2num_units``, ``utt2num_frames`` and ``failed`` sorted by
 locale byte order, as Kaldi tools expect) plus ``units_info.json``. It refuses to merge when a job
 is unfinished, when jobs were made with different settings (e.g. two k-means models, pain point
 2) or when an utterance appears twice. The failure budget is the one of
-:mod:`espnet_spire.common.jobs`; the merge checks it after writing the files, so ``failed`` can
-be inspected.
+:mod:`espnet_spire.common.jobs`. Over the budget only ``failed`` is written (so the reasons can be
+inspected) and the error names each job's failures; ``units`` and the other set files exist only
+after a merge that succeeded: every merge first removes those of an earlier run, so a failed
+stage 5 never leaves a complete-looking ``units`` file for stage 7 to read (issue #15).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from espnet_spire.common.kaldi_dir import read_kaldi_dict, sort_key
 logger = logging.getLogger(__name__)
 
 PIECES = ("units", "utt2num_units", "utt2num_frames", "failed")
+# Written only by a successful merge (``failed`` is written in any case).
+ON_SUCCESS = ("units", "utt2num_units", "utt2num_frames", "units_info.json")
 
 __all__ = ["DEFAULT_MAX_FAILED_RATIO", "TooManyFailedError", "job_dirs", "merge_units"]
 
@@ -35,6 +39,10 @@ def merge_units(
     input_dirs: Sequence[str], output_dir: str, max_failed_ratio: float = DEFAULT_MAX_FAILED_RATIO
 ) -> Dict[str, object]:
     """Merge finished job dirs into ``output_dir``; raises :class:`TooManyFailedError` last."""
+    for name in ON_SUCCESS:
+        stale = os.path.join(output_dir, name)
+        if os.path.exists(stale):
+            os.remove(stale)
     missing = jobs.unfinished(input_dirs)
     if missing:
         raise JobError(f"cannot merge: unfinished labelling jobs (no 'done' marker): {', '.join(missing)}")
@@ -47,11 +55,20 @@ def merge_units(
     if both:
         raise JobError(f"utterance {min(both, key=sort_key)!r} is both labelled and failed")
     os.makedirs(output_dir, exist_ok=True)
-    for name in PIECES:
-        rows = merged[name]
-        write_lines(os.path.join(output_dir, name), (f"{u} {rows[u]}" for u in sorted(rows, key=sort_key)))
     n_ok, n_failed = len(merged["units"]), len(merged["failed"])
     total = n_ok + n_failed
+    failed_file = os.path.join(output_dir, "failed")
+    write_lines(failed_file, (f"{u} {merged['failed'][u]}" for u in sorted(merged["failed"], key=sort_key)))
+    try:
+        jobs.check_failure_budget(n_failed, total, max_failed_ratio, failed_file)
+    except TooManyFailedError as e:
+        per_job = [(d, jobs.read_done(d).get("summary", {})) for d in input_dirs]
+        detail = ", ".join(f"{d}: {s.get('failed')} of {s.get('utterances')}" for d, s in per_job if s.get("failed"))
+        raise TooManyFailedError(f"{e}; failed per job: {detail}; {os.path.join(output_dir, 'units')} "
+                                 "not written") from None
+    for name in PIECES[:-1]:
+        rows = merged[name]
+        write_lines(os.path.join(output_dir, name), (f"{u} {rows[u]}" for u in sorted(rows, key=sort_key)))
     frames = sum(int(v) for v in merged["utt2num_frames"].values())
     n_units = sum(int(v) for v in merged["utt2num_units"].values())
     ratio = jobs.failed_ratio(n_failed, total)
@@ -73,5 +90,4 @@ def merge_units(
         "%s: %d utterances labelled, %d failed (%.2f%%); %d units from %d frames",
         output_dir, n_ok, n_failed, 100 * ratio, n_units, frames,
     )
-    jobs.check_failure_budget(n_failed, total, max_failed_ratio, os.path.join(output_dir, "failed"))
     return info["merged"]

@@ -816,13 +816,15 @@ if run_stage 12; then
             [ -f "${_keys}" ] || _keys=data/${test_set}/text.tc.${src_lang}   # text-only test set
             _units=-
             [ -f "data/${test_set}/wav.scp" ] && _units=${dumpdir}/units/${test_set}/units
+            # Outputs of an earlier run (perhaps with more jobs) must never be merged into this one.
+            rm -rf "${_logdir}"/output.*
             _nj=$(split_keys "${_keys}" "${_logdir}" "${inference_nj}")
             for j in $(seq "${_nj}"); do
                 printf '%s\t%s\t%s\t%s\t%s\n' "${_logdir}/output.${j}" "${_logdir}/keys.${j}.scp" "${_units}" \
                     "data/${test_set}" "${_set_tasks% }" >> "${_jobs}/decode.${j}.list"
             done
             [ "${_nj}" -gt "${_max_nj}" ] && _max_nj=${_nj}
-            _decoded+=("${test_set}:${_set_tasks% }")
+            _decoded+=("${test_set}:${_nj}:${_set_tasks% }")
         done
         [ "${_max_nj}" -eq 0 ] && continue
         # shellcheck disable=SC2086
@@ -831,15 +833,13 @@ if run_stage 12; then
                 --job_list "${_jobs}/decode.JOB.list" \
                 --batch_size "${decode_batch_size}" --dtype "${decode_dtype}" ${_style_opt}
         for _entry in "${_decoded[@]}"; do
-            test_set=${_entry%%:*}
-            _set_tasks=${_entry#*:}
+            IFS=: read -r test_set _nj _set_tasks <<< "${_entry}"
             _dir=${_exp}/decode_${decode_tag}/${test_set}
-            for task in ${_set_tasks}; do
-                mkdir -p "${_dir}/${task}"
-                cat "${_dir}"/logdir/output.*/"${task}"/text | LC_ALL=C sort > "${_dir}/${task}/text"
-                cat "${_dir}"/logdir/output.*/"${task}"/prompts.jsonl > "${_dir}/${task}/prompts.jsonl"
-            done
-            log "Stage 12: wrote ${_dir}/{$(tr ' ' , <<< "${_set_tasks}")}/text ($(wc -l < "${_dir}/${task}/text") utterances each)"
+            # jobs 1.._nj only; an id decoded by two jobs or a job without output stops the stage
+            # shellcheck disable=SC2086
+            ${python} -m espnet_spire.bin.merge_decode_jobs --logdir "${_dir}/logdir" --nj "${_nj}" \
+                --tasks ${_set_tasks} --output_dir "${_dir}"
+            log "Stage 12: wrote ${_dir}/{$(tr ' ' , <<< "${_set_tasks}")}/text ($(wc -l < "${_dir}/${_set_tasks%% *}/text") utterances each)"
         done
     done
     if [ "${copy_baseline}" = true ]; then
@@ -863,50 +863,81 @@ fi
 if run_stage 13; then
     # shellcheck disable=SC2086
     _score_sets=$(uniq_words ${test_sets} ${text_test_sets})
-    log "Stage 13: scoring ${expdir}/{*,*/*}/decode_*/{$(tr ' ' , <<< "${_score_sets% }")}/<task> -> score_*/, RESULTS.md"
+    log "Stage 13: scoring this run's decode_${decode_tag} dirs on $(tr ' ' , <<< "${_score_sets% }") -> score_*/, RESULTS.md"
     score_opts="--normalizer ${score_normalizer} --spbleu ${spbleu}"
     [ -n "${flores200_spm}" ] && score_opts+=" --flores200_spm ${flores200_spm}"
     [ -n "${comet_model}" ] && score_opts+=" --comet_model ${comet_model}"
     [ -n "${cometkiwi_model}" ] && score_opts+=" --cometkiwi_model ${cometkiwi_model}"
     [ "${ngpu}" -gt 0 ] && score_opts+=" --comet_gpus 1"
-    _n=0
+    # This run's decode dirs only (its decode_tag, variants and test sets): decode dirs of earlier
+    # settings left under exp/ are neither scored nor listed in RESULTS.md. Each model's dir is
+    # "DIR:TASKS" (TASKS "copy": the copy-the-transcript baseline's ST tasks).
+    _decodes=()
+    for entry in ${decode_models}; do
+        IFS=: read -r _exp _model _tasks <<< "${entry}"
+        _decodes+=("${_exp}/decode_${decode_tag}:${_tasks//,/ }")
+    done
+    [ "${copy_baseline}" = true ] && _decodes+=("${copy_dir}:copy")
+    _todo=()       # "DIR REF HYP" of every task dir to score (HYP: an external system's file, or -)
+    _missing=()
+    _results_dirs=()
+    for _d in "${_decodes[@]}"; do
+        _ddir=${_d%%:*}
+        _results_dirs+=(--decode_dir "${_ddir}")
+        for dset in ${_score_sets}; do
+            if [ "${_d#*:}" = copy ]; then
+                [[ " ${test_sets} " == *" ${dset} "* ]] || continue
+                # shellcheck disable=SC2086
+                _set_tasks=$(for t in $(servable_tasks "data/${dset}" ${decode_tasks} 2> /dev/null); do
+                    case "${t}" in st_*|multiturn_st_*) echo -n "${t} " ;; esac; done)
+            else
+                # shellcheck disable=SC2086
+                _set_tasks=$(servable_tasks "data/${dset}" ${_d#*:} 2> /dev/null)
+            fi
+            for _task in ${_set_tasks}; do
+                if [ ! -f "${_ddir}/${dset}/${_task}/text" ]; then
+                    _missing+=("${_ddir}/${dset}/${_task}/text")
+                else
+                    _todo+=("${_ddir}/${dset}/${_task} $(score_task_ref "${dset}" "${_task}") -")
+                fi
+            done
+        done
+    done
+    if [ "${#_missing[@]}" -gt 0 ]; then
+        log "Error: ${#_missing[@]} decode outputs of this run (--variants ${variants}, --decode_tag ${decode_tag}) are missing; run stage 12 for them (nothing was scored):"
+        printf '    %s\n' "${_missing[@]}" >&2
+        exit 1
+    fi
     _ext=""
-    # Every decode dir goes into one list, scored by one process (COMET-22 and CometKiwi are
-    # each loaded once for all translation dirs).
+    for _sys in ${external_systems}; do   # NAME=DIR: other systems' outputs, DIR/<test_set>/<task>/hyp.txt
+        _ext+=" --external ${_sys}"
+        for dset in ${_score_sets}; do
+            for _dir in "${_sys#*=}/${dset}"/*/; do
+                _dir=${_dir%/}
+                _ref=$(score_task_ref "${dset}" "$(basename "${_dir}")")
+                [ -z "${_ref}" ] && continue   # not a task dir
+                if [ -f "${_dir}/hyp.txt" ]; then
+                    _todo+=("${_dir} ${_ref} ${_dir}/hyp.txt")
+                elif [ -f "${_dir}/text" ]; then
+                    _todo+=("${_dir} ${_ref} -")
+                fi
+            done
+        done
+    done
+    # Every task dir goes into one list, scored by one process (COMET-22 and CometKiwi are each
+    # loaded once for all translation dirs).
     _score_list=${expdir}/logdir/score.list
     mkdir -p "${expdir}/logdir"
     : > "${_score_list}"
-    for _sys in "" ${external_systems}; do
-        if [ -z "${_sys}" ]; then
-            # our models: exp/<tag>/<model> (trained), exp/base and exp/copy_transcript
-            _patterns="${expdir}/*/*/decode_* ${expdir}/*/decode_*"
-        else
-            _patterns=${_sys#*=}             # NAME=DIR: other systems' outputs
-            _ext+=" --external ${_sys}"
+    _n=0
+    for _item in "${_todo[@]}"; do
+        read -r _dir _ref _hyp <<< "${_item}"
+        if [ ! -f "${_ref}" ]; then
+            log "Stage 13: ${_dir}: no reference ${_ref}: skipped"
+            continue
         fi
-        for dset in ${_score_sets}; do
-            for _p in ${_patterns}; do
-                # shellcheck disable=SC2231  # the patterns are globs on purpose
-                for _dir in ${_p}/"${dset}"/*/; do
-                    _dir=${_dir%/}
-                    _hyp=-
-                    if [ -n "${_sys}" ] && [ -f "${_dir}/hyp.txt" ]; then
-                        _hyp=${_dir}/hyp.txt
-                    elif [ ! -f "${_dir}/text" ]; then
-                        continue
-                    fi
-                    _task=$(basename "${_dir}")
-                    _ref=$(score_task_ref "${dset}" "${_task}")
-                    [ -z "${_ref}" ] && continue   # logdir and other non-task dirs
-                    if [ ! -f "${_ref}" ]; then
-                        log "Stage 13: ${_dir}: no reference ${_ref}: skipped"
-                        continue
-                    fi
-                    printf '%s\t%s\t%s\t%s\n' "${_dir}" "${_ref}" "${_hyp}" auto >> "${_score_list}"
-                    _n=$((_n + 1))
-                done
-            done
-        done
+        printf '%s\t%s\t%s\t%s\n' "${_dir}" "${_ref}" "${_hyp}" auto >> "${_score_list}"
+        _n=$((_n + 1))
     done
     if [ "${_n}" -gt 0 ]; then
         log "Stage 13: scoring ${_n} decode dirs (${_score_list})"
@@ -915,7 +946,7 @@ if run_stage 13; then
             ${score_opts} ${score_args}
     fi
     if [ "${_n}" -eq 0 ]; then
-        log "Error: no decode dir with a 'text' under ${expdir}/{*,*/*}/decode_*/{$(tr ' ' , <<< "${_score_sets% }")}/ (run stage 12)"
+        log "Error: no decode dir with a 'text' for this run's models and test sets ($(tr ' ' , <<< "${_score_sets% }")) (run stage 12)"
         exit 1
     fi
     # Settings a reader needs to interpret the numbers, stated in RESULTS.md itself.
@@ -927,7 +958,8 @@ if run_stage 13; then
     [ "${spbleu}" = false ] && _notes+=(--note "spBLEU not computed (--spbleu false: no local flores200 SentencePiece model); BLEU uses the tokenizers in the signatures below.")
     [ "${copy_baseline}" = true ] && _notes+=(--note "copy_transcript: the English transcript given as the translation (the floor of ST).")
     # shellcheck disable=SC2086
-    ${python} -m espnet_spire.bin.make_results --exp_dir "${expdir}" --out RESULTS.md ${_ext} "${_notes[@]}"
+    ${python} -m espnet_spire.bin.make_results --exp_dir "${expdir}" --out RESULTS.md ${_ext} \
+        "${_results_dirs[@]}" "${_notes[@]}"
     log "Stage 13: scored ${_n} decode dirs; wrote RESULTS.md"
 fi
 
