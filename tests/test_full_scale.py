@@ -120,7 +120,9 @@ def paper(tmp_path_factory):
     overlay = {"nj": 1, "inference_nj": 1, "nclusters": 16, "kmeans_batch_size": 1000,
                "local_data_opts": f'"{DATA_SIZES}"', "cpt_max_len": 512, "it_max_len": 1024,
                "cpt_config": "conf/train_cpt_fixture.yaml", "it_config": "conf/train_it_fixture.yaml",
-               "lm_launcher": "espnet", "decode_dtype": "float32", **models}
+               "lm_launcher": "espnet", "decode_dtype": "float32",
+               # a random tiny LLM never says newline: cap its outputs (the paper's 256 costs minutes)
+               "decode_max_new_tokens": 12, "pseudo_st_args": '"--max_new_tokens 12"', **models}
     (work / "conf" / "fixture.conf").write_text("".join(f"{k}={v}\n" for k, v in overlay.items()))
     return work
 

@@ -227,6 +227,7 @@ decode_tasks=""             # Default: asr, st_<l> and mt_en_<l>, mt_<l>_en for 
 decode_tag=greedy           # exp/<model>/decode_<tag>/<test_set>/<task>/.
 decode_batch_size=16
 decode_dtype=bfloat16       # float32 or bfloat16.
+decode_max_new_tokens=256   # Greedy decoding stops at a newline or after this many tokens (paper: 256).
 copy_baseline=false         # Also score "copy the transcript" as the ST output (a floor for ST BLEU).
 decode_base=true            # Also decode the base LLM (MT, CPT-format prompts) for RESULTS.md.
 
@@ -296,7 +297,7 @@ Options:
   --base_model, --init_strategy, --lm_seed,
   --mt_train_set, --mono_set, --cpt_ratio, --cpt_max_len, --cpt_data_opts, --cpt_config, --cpt_tag, --cpt_args,
   --it_config, --it_tag, --it_args, --it_max_len, --resume_with_new_config, --it_mixture_vars, --lm_nthreads, --lm_launcher, --variants, --towerblocks, --prompt_style, --decode_tasks, --decode_tag,
-  --decode_batch_size, --decode_dtype, --decode_base, --copy_baseline, --pseudo_st_translator, --pseudo_st_qe_model,
+  --decode_batch_size, --decode_dtype, --decode_max_new_tokens, --decode_base, --copy_baseline, --pseudo_st_translator, --pseudo_st_qe_model,
   --pseudo_st_qe_filter, --pseudo_st_threshold, --pseudo_st_n_direct, --pseudo_st_n_multiturn,
   --pseudo_st_max_utts, --pseudo_st_args, --score_normalizer, --spbleu, --flores200_spm,
   --comet_model, --cometkiwi_model, --score_args, --external_systems, --results_notes, --hf_repo
@@ -831,7 +832,8 @@ if run_stage 12; then
         ${decode_cmd} JOB=1:"${_max_nj}" "${_jobs}/decode.JOB.log" \
             ${python} -m espnet_spire.bin.spire_lm_decode --model_dir "${_model}" \
                 --job_list "${_jobs}/decode.JOB.list" \
-                --batch_size "${decode_batch_size}" --dtype "${decode_dtype}" ${_style_opt}
+                --batch_size "${decode_batch_size}" --dtype "${decode_dtype}" \
+                --max_new_tokens "${decode_max_new_tokens}" ${_style_opt}
         for _entry in "${_decoded[@]}"; do
             IFS=: read -r test_set _nj _set_tasks <<< "${_entry}"
             _dir=${_exp}/decode_${decode_tag}/${test_set}
