@@ -50,6 +50,8 @@ setup(
             "spire-score-decode-dir=espnet_spire.bin.score_decode_dir:main",
             "spire-make-results=espnet_spire.bin.make_results:main",
             "spire-export-model=espnet_spire.bin.export_model:main",
+            "spire-upload-model=espnet_spire.bin.upload_model:main",
+            "spire-convert-kmeans=espnet_spire.bin.convert_kmeans:main",
         ]
     },
 )
