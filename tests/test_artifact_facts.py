@@ -38,7 +38,7 @@ def test_kmeans_dir_records_its_facts_without_paths(km50):
 
 def test_facts_of_bare_joblib_and_centers_npy(tmp_path):
     joblib.dump(sklearn_model_from_centers(_centers(7)), tmp_path / "kmeans_model")  # SpireKMeans style
-    facts = read_kmeans_facts(str(tmp_path / "kmeans_model"))
+    facts = read_kmeans_facts(str(tmp_path / "kmeans_model"), trust_pickle=True)
     assert (facts["num_units"], facts["dim"], facts["feature"]["ssl_model"]) == (7, 6, None)
     np.save(tmp_path / "centers.npy", _centers(9, d=4))
     assert read_kmeans_facts(str(tmp_path / "centers.npy"))["num_units"] == 9
