@@ -18,7 +18,8 @@ test:
 	bash tools/test.sh -m "not fullscale"
 
 # The fault suite (issue #15): bad input and interrupted runs on the smoke recipe, and each stage's
-# own fault tests (README "When things go wrong"); about 5 minutes. Part of `make test`.
+# own fault tests (README "When things go wrong"); the smoke-recipe part takes about 3 minutes on
+# 2 cores. Part of `make test`.
 test-faults:
 	bash tools/test.sh -m fault
 
