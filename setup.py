@@ -52,6 +52,8 @@ setup(
             "spire-make-results=espnet_spire.bin.make_results:main",
             "spire-export-model=espnet_spire.bin.export_model:main",
             "spire-infer=espnet_spire.bin.infer:main",
+            "spire-upload-model=espnet_spire.bin.upload_model:main",
+            "spire-convert-kmeans=espnet_spire.bin.convert_kmeans:main",
         ]
     },
 )

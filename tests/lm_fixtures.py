@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from _shared_data import shared_data
 
@@ -166,6 +166,17 @@ def save_tiny_model(out_dir: str, tokenizer_dir: str, seed: int = 0, tie: bool =
         with open(info, "rb") as f, open(os.path.join(out_dir, "spire_tokenizer.json"), "wb") as g:
             g.write(f.read())
     return out_dir
+
+
+def write_export_inputs(root: str) -> Tuple[str, str]:
+    """A training config and a RESULTS.md (WER 99.9 on demo_test) for stage-14 exports; returns their paths."""
+    conf = os.path.join(root, "train_it.yaml")
+    with open(conf, "w") as f:
+        f.write("lr: 1e-5\n")
+    results = os.path.join(root, "RESULTS.md")
+    with open(results, "w") as f:
+        f.write("# RESULTS\n| set | WER |\n|---|---|\n| demo_test | 99.9 |\n")
+    return conf, results
 
 
 def write_lines(path: str, lines) -> None:

@@ -38,7 +38,7 @@ def test_kmeans_dir_records_its_facts_without_paths(km50):
 
 def test_facts_of_bare_joblib_and_centers_npy(tmp_path):
     joblib.dump(sklearn_model_from_centers(_centers(7)), tmp_path / "kmeans_model")  # SpireKMeans style
-    facts = read_kmeans_facts(str(tmp_path / "kmeans_model"))
+    facts = read_kmeans_facts(str(tmp_path / "kmeans_model"), trust_pickle=True)
     assert (facts["num_units"], facts["dim"], facts["feature"]["ssl_model"]) == (7, 6, None)
     np.save(tmp_path / "centers.npy", _centers(9, d=4))
     assert read_kmeans_facts(str(tmp_path / "centers.npy"))["num_units"] == 9
@@ -78,6 +78,7 @@ def test_stage6_reads_k_from_the_kmeans_model(km50, base_spm, tmp_path):
                                   "--num_units", "50"]) == 0
 
 
+@pytest.mark.fault
 def test_stage6_stops_when_num_units_disagrees_with_the_kmeans_model(km50, base_spm, tmp_path, caplog):
     from espnet_spire.bin import extend_tokenizer
 
@@ -96,6 +97,7 @@ def test_stage6_needs_kmeans_or_num_units(base_spm, tmp_path, caplog):
     assert "give --kmeans" in caplog.text
 
 
+@pytest.mark.fault
 def test_recipe_stage6_stops_on_a_k_mismatch(km50, tmp_path):
     """Through the recipe: a K=50 k-means model with --nclusters 200 stops stage 6, naming both."""
     import subprocess

@@ -27,12 +27,7 @@ def exported(tmp_path_factory):
     np.save(os.path.join(km, "centers.npy"), np.zeros((K, 4), dtype=np.float32))
     with open(os.path.join(km, "kmeans_info.json"), "w") as f:
         json.dump({"num_units": K, "layer": 22}, f)
-    conf = os.path.join(root, "train_it.yaml")
-    with open(conf, "w") as f:
-        f.write("lr: 1e-5\n")
-    results = os.path.join(root, "RESULTS.md")
-    with open(results, "w") as f:
-        f.write("# RESULTS\n| set | WER |\n|---|---|\n| demo_test | 99.9 |\n")
+    conf, results = F.write_export_inputs(root)
     out = os.path.join(root, "export")
     pack = os.path.join(root, "packed", "model.tar.gz")
     assert export_model.main(["--model_dir", model_dir, "--tokenizer_dir", built["tok_instruct"], "--output_dir", out,
@@ -44,7 +39,7 @@ def exported(tmp_path_factory):
 def test_reload_and_same_generation(exported):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    hf = os.path.join(exported["out"], "hf")
+    hf = exported["out"]  # the Hub repo: HF files at its root
     before_m = AutoModelForCausalLM.from_pretrained(exported["model_dir"], local_files_only=True)
     before_t = AutoTokenizer.from_pretrained(exported["model_dir"], local_files_only=True)
     after_m = AutoModelForCausalLM.from_pretrained(hf, local_files_only=True)
@@ -67,7 +62,7 @@ def test_reload_and_same_generation(exported):
 
 
 def test_generation_config_and_files(exported):
-    hf = os.path.join(exported["out"], "hf")
+    hf = exported["out"]
     gen = json.load(open(os.path.join(hf, "generation_config.json")))
     assert gen["do_sample"] is False and gen["max_new_tokens"] == 256
     eos = gen["eos_token_id"]
@@ -83,5 +78,7 @@ def test_generation_config_and_files(exported):
 def test_pack_contents(exported):
     with tarfile.open(exported["pack"]) as tar:
         names = set(tar.getnames())
-    assert {"hf/config.json", "hf/model.safetensors", "README.md", "RESULTS.md", "hf/kmeans/centers.npy",
-            "hf/conf/train_it.yaml", "hf/spire.json", "export_info.json"} <= names
+    assert {"model/config.json", "model/model.safetensors", "model/README.md", "model/RESULTS.md",
+            "model/kmeans/centers.npy", "model/conf/train_it.yaml", "model/spire.json",
+            "model/export_info.json"} <= names
+    assert all(n == "model" or n.startswith("model/") for n in names)  # one top-level folder

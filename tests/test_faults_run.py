@@ -379,3 +379,26 @@ def test_bad_line_of_a_stage2_copy_names_the_data_dir_file(tmp_path):
     msgs = describe(res.first_warnings())
     assert f"{out}/text:2: [empty value] id 'u2' has no value (a copy of {data}/text: fix it there)" \
         in msgs, msgs
+
+
+def test_stage2_names_ids_of_data_files_that_are_not_utterances(tmp_path, caplog):
+    """A text line whose id is not in wav.scp (a data dir edited after stage 1's check) was
+    dropped from the dump without a word; now a warning names the file, the count and the id."""
+    import numpy as np
+    import soundfile as sf
+
+    from espnet_spire.audio.format_job import merge_jobs, run_format_job
+
+    sf.write(tmp_path / "a.wav", (np.sin(np.arange(8000) / 5) * 0.3).astype("float32"), 16000)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "wav.scp").write_text(f"u1 {tmp_path}/a.wav\n")
+    (data / "text").write_text("u1 hello\nu2 lost\nu3 lost too\n")
+    (data / "utt2spk").write_text("u1 s\n")
+    out = tmp_path / "dump"
+    run_format_job(data, ["u1"], out, 1)
+    with caplog.at_level("WARNING"):
+        merge_jobs(data, out, 1)
+    assert f"{data}/text: 2 ids not in wav.scp ('u2', 'u3'), not copied" in caplog.text
+    assert "utt2spk" not in caplog.text
+    assert (out / "text").read_text() == "u1 hello\n"

@@ -18,7 +18,7 @@ import pytest
 from recipe_paths import PAPER, copy_recipe
 from recipe_paths import RECIPE_ENV as ENV
 
-# Not in `make test` (CI): about 12 min on 2 loaded cores; `make test-fullscale` runs it.
+# About 6 minutes on 2 cores; part of `make test` (CI); `make test-fullscale` runs it alone.
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.fullscale]
 
 EUROPARL_LANGS = ("de", "es", "fr", "it", "nl", "pt")

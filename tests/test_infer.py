@@ -62,7 +62,7 @@ def model(tmp_path_factory):
     out = os.path.join(root, "export")
     assert export_model.main(["--model_dir", trained, "--tokenizer_dir", built["tok_instruct"],
                               "--output_dir", out, "--kmeans", km]) == 0
-    return {"root": root, "hf": os.path.join(out, "hf"), "trained": trained, "kmeans": km}
+    return {"root": root, "hf": out, "trained": trained, "kmeans": km}
 
 
 @pytest.fixture
@@ -188,16 +188,21 @@ def test_released_spire_layout(model, audio, run, tmp_path):
     km.parent.mkdir()
     joblib.dump(sklearn_model_from_centers(np.random.default_rng(1).normal(size=(K, 32)).astype(np.float32)), km)
     files = [audio[n] for n in ("a.flac", "b.mp3", "c.wav", "bad.wav")]
+    # a joblib is a pickle: refused unless trusted
+    rc, _, err = run(["--llm", model["trained"], "--kmeans", str(km), "--ssl_model", hubert, "--layer", "2",
+                      audio["c.wav"], *FAST])
+    assert rc == 1 and "--trust_pickle true" in err and str(km) in err
+    trust = ["--trust_pickle", "true"]
     rc, lines, err = run(["--llm", model["trained"], "--kmeans", str(km), "--ssl_model", hubert, "--layer", "2",
-                           "--output_format", "kaldi", *files, *FAST])
+                           "--output_format", "kaldi", *trust, *files, *FAST])
     assert rc == 0 and [line.split(" ")[0] for line in lines] == ["a", "b", "c"] and "skipped 1 of 4" in err
-    rc, _, err = run(["--llm", model["trained"], "--kmeans", str(km), audio["c.wav"], *FAST])
+    rc, _, err = run(["--llm", model["trained"], "--kmeans", str(km), *trust, audio["c.wav"], *FAST])
     assert rc == 1 and "give --ssl_model DIR" in err
     km_big = tmp_path / "kmeans_model_k530"
     joblib.dump(sklearn_model_from_centers(np.random.default_rng(1).normal(size=(K + 500, 32)).astype(np.float32)),
                 km_big)
     rc, _, err = run(["--llm", model["trained"], "--kmeans", str(km_big), "--ssl_model", hubert, "--layer", "2",
-                      audio["c.wav"], *FAST])
+                      *trust, audio["c.wav"], *FAST])
     assert rc == 1 and f"has no token for unit {K + 499} (U+{0xF0000 + K + 499:X})" in err
     # our k-means dir records the SSL model's hashes and layer: another HuBERT is refused
     from espnet_spire.units.hf_ssl import HFSSLExtractor

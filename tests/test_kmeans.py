@@ -64,7 +64,7 @@ def test_artifact_joblib_gives_same_labels(tmp_path, backend):
     model = load_kmeans(str(tmp_path))
     assert model.source.endswith("centers.npy") and model.sha256 == prov["centers_sha256"]
     assert np.array_equal(loaded.predict(x), Assigner(model.centers)(x))
-    assert np.array_equal(load_kmeans(str(tmp_path / "kmeans.joblib")).centers, model.centers)
+    assert np.array_equal(load_kmeans(str(tmp_path / "kmeans.joblib"), trust_pickle=True).centers, model.centers)
     p = json.loads((tmp_path / "provenance.json").read_text())
     assert p["num_units"] == 12 and p["kmeans"]["seed"] == 0 and "scikit-learn" in p["versions"]
     assert stats["frames_used"] == 3000 and stats["mean_sq_distance"] < 10
@@ -77,13 +77,13 @@ def test_load_spire_style_pickle_without_extension(tmp_path):
     x = blobs().astype(np.float64)
     km = KMeans(n_clusters=5, n_init=1, random_state=0).fit(x[:500])
     joblib.dump(km, tmp_path / "kmeans_model")
-    model = load_kmeans(str(tmp_path / "kmeans_model"))
+    model = load_kmeans(str(tmp_path / "kmeans_model"), trust_pickle=True)
     assert model.centers.dtype == np.float32 and model.num_units == 5 and model.provenance is None
-    assert np.array_equal(load_kmeans(str(tmp_path)).centers, model.centers)  # dir lookup
+    assert np.array_equal(load_kmeans(str(tmp_path), trust_pickle=True).centers, model.centers)  # dir lookup
     assert (km.predict(x) == Assigner(model.centers)(x.astype(np.float32))).mean() > 0.999
     joblib.dump({"not": "kmeans"}, tmp_path / "bad")
     with pytest.raises(ValueError, match="cluster_centers_"):
-        load_kmeans(str(tmp_path / "bad"))
+        load_kmeans(str(tmp_path / "bad"), trust_pickle=True)
 
 
 def test_dimension_mismatch_names_the_file(tmp_path):

@@ -12,7 +12,7 @@ from recipe_paths import DEMO, copy_recipe
 from recipe_paths import RECIPE_ENV as ENV
 
 # Kills and resumes a real stage-5 run of the recipe.
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.fault]
 
 COMMON = ["--nj", "4", "--nclusters", "16", "--kmeans_batch_size", "2000"]
 

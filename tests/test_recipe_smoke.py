@@ -68,7 +68,7 @@ def test_results_and_export(smoke):
     # "% of base" needs a base with MT BLEU > 0, which the smoke-scale base may not reach
     assert "not quality-filtered" in results and "spBLEU not computed" in results
     assert "base: the demo's toy base LLM (local/make_toy_base.sh" in results   # --results_notes
-    export = work / SPIREFULL / "export/hf"
+    export = work / SPIREFULL / "export"  # the Hub repo: HF files at its root
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(export, local_files_only=True)
@@ -89,6 +89,21 @@ def test_cpt_units_are_context_only(smoke):
     stats = json.loads((work / "dump/lm/cpt/train/stats.json").read_text())
     assert stats["config"]["loss_on_units"] is False
     assert stats["loss_tokens"] < stats["real_tokens"] - stats["sources"]["asr"]["tokens"] // 2
+
+
+def test_stage15_dry_run_lists_each_export(smoke):
+    """Stage 15 checks and lists what it would upload (a root-loadable repo per variant), sending nothing."""
+    work, _ = smoke
+    out = subprocess.run(["./run.sh", "--config", "conf/smoke.conf", "--stage", "15", "--stop_stage", "15",
+                          "--skip_upload", "false", "--hf_repo", "me/smoke", "--hf_upload_dry_run", "true"],
+                         cwd=work, env=ENV, capture_output=True, text=True)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
+    for v in ("spirebase", "spirefull"):
+        assert f"https://huggingface.co/me/smoke-{v} (dry run: true)" in out.stderr
+    assert out.stderr.count("dry run, nothing uploaded") == 2
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "spire.json", "README.md", "RESULTS.md",
+                 "kmeans/centers.npy", "kmeans/kmeans.json"):
+        assert f"  {name}\n" in out.stderr, name
 
 
 def test_rerun_keeps_the_training_log(smoke):

@@ -38,6 +38,7 @@ def _wait_for(path, proc, timeout):
     return False
 
 
+@pytest.mark.fault
 @pytest.mark.slow
 @pytest.mark.integration
 def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, one_thread, caplog):

@@ -110,8 +110,9 @@ def test_stage14_export_is_self_contained_without_absolute_paths(trained, tmp_pa
     conf.write_text("lr: 1e-5\n")
     out = str(tmp_path / "export")
     assert export_model.main(["--model_dir", trained["hf"], "--output_dir", out, "--kmeans", trained["kmeans"],
-                              "--conf", str(conf), "--pack", str(tmp_path / "m.tar.gz")]) == 0
-    hf = os.path.join(out, "hf")
+                              "--conf", str(conf), "--pack", str(tmp_path / "m.tar.gz"),
+                              "--trust_pickle", "false"]) == 0
+    hf = out  # the Hub repo: HF files at its root
     assert {"centers.npy", "kmeans.joblib", "kmeans.json"} <= set(os.listdir(os.path.join(hf, "kmeans")))
     facts = json.load(open(os.path.join(hf, "spire.json")))
     assert facts["prompt_style"] == "paper"

@@ -61,6 +61,7 @@ from espnet_spire.common.jobs import DEFAULT_MAX_FAILED_RATIO, MIN_SAMPLES, JobE
 from espnet_spire.common.kaldi_dir import (
     SOURCE_FILE,
     filter_kaldi_file,
+    iter_kaldi_file,
     read_kaldi_dict,
     sort_key,
     utt2spk_to_spk2utt,
@@ -335,7 +336,8 @@ def merge_jobs(
 
     write_kaldi_file(out_dir / "wav.scp", wav_scp)
     write_kaldi_file(out_dir / "utt2num_samples", num_samples)
-    _copy_data_files(data_dir, out_dir, set(wav_scp), result)
+    utt_file = "segments" if (data_dir / "segments").is_file() else "wav.scp"
+    _copy_data_files(data_dir, out_dir, set(wav_scp), result, (utts, utt_file))
     (out_dir / "feats_type").write_text("raw\n", encoding="utf-8")
     # where the copied data files came from: the data check names that file for a bad line
     (out_dir / SOURCE_FILE).write_text(f"{data_dir}\n", encoding="utf-8")
@@ -343,11 +345,28 @@ def merge_jobs(
     return result
 
 
-def _copy_data_files(data_dir: Path, out_dir: Path, keep: set, result: MergeResult) -> None:
-    """Per-utterance files filtered to ``keep``; spk2utt rebuilt; speaker files filtered."""
+def _warn_unknown_ids(path: Path, utts: Tuple[set, str]) -> None:
+    """Lines of a per-utterance file whose id is no utterance of the set are not copied: say so,
+    naming the file (stage 1's check refuses them; a data dir edited later would lose them
+    silently otherwise)."""
+    known, utt_file = utts
+    unknown = [line.key for line in iter_kaldi_file(path) if line.key and line.key not in known]
+    if unknown:
+        first = ", ".join(repr(k) for k in unknown[:3]) + (", ..." if len(unknown) > 3 else "")
+        logger.warning("%s: %d id%s not in %s (%s), not copied", path, len(unknown),
+                       "s" if len(unknown) > 1 else "", utt_file, first)
+
+
+def _copy_data_files(data_dir: Path, out_dir: Path, keep: set, result: MergeResult,
+                     utts: Tuple[set, str]) -> None:
+    """Per-utterance files filtered to ``keep``; spk2utt rebuilt; speaker files filtered.
+
+    ``utts``: the set's utterance ids and the file that lists them (ids of other files that are
+    not among them are named in a warning)."""
     names = sorted(p.name for p in data_dir.iterdir() if p.is_file() and not p.name.startswith("."))
     speakers: Optional[set] = None
     if "utt2spk" in names:
+        _warn_unknown_ids(data_dir / "utt2spk", utts)
         utt2spk = {u: s for u, s in read_kaldi_dict(data_dir / "utt2spk").items() if u in keep}
         write_kaldi_file(out_dir / "utt2spk", utt2spk)
         write_spk2utt(out_dir / "spk2utt", utt2spk_to_spk2utt(utt2spk))
@@ -359,6 +378,7 @@ def _copy_data_files(data_dir: Path, out_dir: Path, keep: set, result: MergeResu
         if name in _NOT_COPIED or name.startswith("reco2"):
             result.skipped.append(name)
         elif name == "text" or name.startswith("text.") or name.startswith("utt2"):
+            _warn_unknown_ids(data_dir / name, utts)
             filter_kaldi_file(data_dir / name, out_dir / name, keep)
             result.copied.append(name)
         elif name.startswith("spk2") and speakers is not None:

@@ -32,6 +32,8 @@ def get_parser() -> argparse.ArgumentParser:
                    help="k-means model the units come from (our dir, joblib file or centers.npy): K is read from it")
     p.add_argument("--num_units", type=int, default=None,
                    help="K, the number of k-means clusters (with --kmeans: must match it)")
+    p.add_argument("--trust_pickle", type=str2bool, default=False,
+                   help="load a --kmeans that exists only as a pickle (unpickling runs code from the file)")
     p.add_argument("--specials", default=",".join(SPIRE_SPECIALS), help="comma-separated; '' for none")
     p.add_argument("--scoring", default="bpe", choices=["bpe", "zero"], help="scores of appended spm pieces")
     p.add_argument("--method", default="auto", choices=["auto", "spm", "added_tokens"])
@@ -46,7 +48,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     setup_logging(args.log_level)
     specials = [s for s in args.specials.split(",") if s]
     try:
-        num_units, kmeans_facts = resolve_num_units(args.num_units, args.kmeans)
+        num_units, kmeans_facts = resolve_num_units(args.num_units, args.kmeans, args.trust_pickle)
     except (ValueError, FileNotFoundError) as exc:
         logging.error("%s", exc)
         return 1

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """spire-infer: audio (or text) in, text out, with a trained or released SPIRE model.
 
-Model: --model DIR, one self-contained dir (stage 14's exp/<it_tag>/<variant>/export/hf: weights,
+Model: --model DIR, one self-contained dir (stage 14's exp/<it_tag>/<variant>/export/: weights,
 tokenizer, chat template, spire.json, kmeans/), or the parts of a released SPIRE model:
 --llm HF_DIR --kmeans (SpireKMeans joblib | our k-means dir) --ssl_model HUBERT_DIR [--layer 22].
 HuBERT-based dirs need --ssl_model too unless they carry it as <model>/ssl_model/.
@@ -20,11 +20,11 @@ Unreadable, empty or too-short inputs are reported, skipped and listed at the en
 status is 1 only when no input could be decoded.
 
 Examples:
-  spire-infer --model exp/train_it/spirefull/export/hf --task asr a.flac b.mp3 c.wav
+  spire-infer --model exp/train_it/spirefull/export --task asr a.flac b.mp3 c.wav
   spire-infer --model DIR --task st --tgt_lang de --output_format jsonl recordings/
   spire-infer --model DIR --task multiturn_st --tgt_lang de data/test/wav.scp
   spire-infer --model DIR --task mt --src_lang en --tgt_lang de sentences.txt
-  spire-infer --llm SpireFull --kmeans SpireKMeans/kmeans_model --ssl_model hubert-large-ll60k a.wav
+  spire-infer --llm SpireFull --kmeans SpireKMeans/kmeans_model --trust_pickle true --ssl_model hubert-large-ll60k a.wav
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import sys
 from typing import List, Optional
 
 from espnet_spire.audio.resample import DEFAULT_RESAMPLER, RESAMPLERS
-from espnet_spire.common.cli import setup_logging
+from espnet_spire.common.cli import setup_logging, str2bool
 
 logger = logging.getLogger("spire-infer")
 
@@ -48,9 +48,12 @@ def get_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", help="audio files, dirs or wav.scp files (mt: text files)")
     m = p.add_argument_group("model (either --model, or --llm with --kmeans and --ssl_model)")
-    m.add_argument("--model", help="self-contained model dir (stage 14 export/hf)")
+    m.add_argument("--model", help="self-contained model dir (stage 14 export/)")
     m.add_argument("--llm", help="HF LLM dir of a released SPIRE model")
     m.add_argument("--kmeans", help="k-means model: SpireKMeans joblib, centers.npy or our k-means dir")
+    m.add_argument("--trust_pickle", type=str2bool, default=False,
+                   help="load a joblib (pickle) k-means file: unpickling runs code, so only for files you trust "
+                        "(or convert it once: python -m espnet_spire.bin.convert_kmeans)")
     m.add_argument("--ssl_model", help="local HF HuBERT dir the k-means model was learnt on")
     m.add_argument("--layer", type=int, default=22, help="SSL layer when the k-means model does not record it")
     t = p.add_argument_group("task")
@@ -82,7 +85,7 @@ def load_model(args: argparse.Namespace, parser: argparse.ArgumentParser):
     cfg = InferConfig(device=args.device, dtype=args.dtype, batch_size=args.batch_size,
                       max_new_tokens=args.max_new_tokens, max_chunk_s=args.max_chunk_s, resampler=args.resampler,
                       units=UnitConfig(ssl_model=args.ssl_model, layer=args.layer, ssl_dtype=args.ssl_dtype,
-                                       device=args.device))
+                                       device=args.device, trust_pickle=args.trust_pickle))
     if args.model:
         if args.llm:
             parser.error("give --model or --llm, not both")

@@ -48,6 +48,8 @@ def get_parser() -> argparse.ArgumentParser:
     lab.add_argument("--assign_backend", default="torch", choices=["torch", "faiss"])
     lab.add_argument("--assign_dtype", default="fp32", choices=["fp32", "bf16"], help="bf16 = SpireLM HEAD plans")
     lab.add_argument("--check_provenance", type=str2bool, default=True, help="Refuse k-means learnt on other features")
+    lab.add_argument("--trust_pickle", type=str2bool, default=False,
+                     help="Load a k-means model that exists only as a pickle (unpickling runs code from the file)")
     lab.add_argument("--window", type=int, default=32, help="Utterances read and featurised together")
     unit_opts.add_feature_args(lab)
     unit_opts.add_common_args(lab)
@@ -79,7 +81,7 @@ def run_label(args: argparse.Namespace) -> None:
         sets = [(args.data_dir, args.key_file, args.output_dir)]
     else:
         raise JobError("label needs --data_dir and --output_dir, or --job_list")
-    kmeans = load_kmeans(args.kmeans)
+    kmeans = load_kmeans(args.kmeans, args.trust_pickle)
     extractor = unit_opts.extractor_from_args(args)
     opts = LabelOptions(
         dsu_format=args.dsu_format,

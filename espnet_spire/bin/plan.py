@@ -47,6 +47,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--nclusters", type=int, default=5000)
     p.add_argument("--kmeans_model", default="", help="given k-means model (skips stages 3-4)")
     p.add_argument("--kmeans_dir", default="", help="where stage 4 writes the k-means model")
+    p.add_argument("--trust_pickle", type=str2bool, default=False,
+                   help="read a k-means model that exists only as a pickle (unpickling runs code from the file)")
     p.add_argument("--kmeans_portion", type=float, default=1.0)
     p.add_argument("--kmeans_max_frames", type=int, default=2000000)
     p.add_argument("--dedup", type=str2bool, default=True)

@@ -1,11 +1,11 @@
 """``SpireModel``: one object from audio (or text) to text, for scripts, model cards and ``spire-infer``.
 
-A model is either one self-contained dir, what stage 14 writes (``export/hf``: weights, tokenizer,
+A model is either one self-contained dir, what stage 14 writes (``export/``: weights, tokenizer,
 chat template, ``spire.json``, ``kmeans/``), or the three parts of a released SPIRE model (an HF
 LLM dir, a SpireKMeans joblib or our k-means dir, a HuBERT dir)::
 
     from espnet_spire.infer import SpireModel
-    model = SpireModel.from_pretrained("exp/train_it/spirefull/export/hf")
+    model = SpireModel.from_pretrained("exp/train_it/spirefull/export")
     print(model.transcribe("speech.wav"))
 
 Prompts and decoding are stage 12's (:mod:`espnet_spire.lm.decode`: the prompt style recorded in
@@ -114,7 +114,7 @@ class SpireModel:
 
     @classmethod
     def from_pretrained(cls, model_dir: str, config: Optional[InferConfig] = None, **overrides) -> "SpireModel":
-        """A self-contained model dir (stage 14's ``export/hf``); ``overrides`` set InferConfig fields."""
+        """A self-contained model dir (stage 14's ``export/``); ``overrides`` set InferConfig fields."""
         if not os.path.isdir(model_dir):
             raise FileNotFoundError(f"model dir not found: {model_dir}")
         cfg = config or InferConfig(**overrides)

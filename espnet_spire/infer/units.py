@@ -35,6 +35,7 @@ class UnitConfig:
     ssl_dtype: str = "fp32"
     device: str = "cpu"
     batch_size: int = 4
+    trust_pickle: bool = False  # a bare joblib k-means is a pickle: loaded only when trusted
 
 
 def feature_config(facts: Dict[str, object], cfg: UnitConfig, source: str) -> FeatureConfig:
@@ -70,8 +71,8 @@ class UnitMaker:
 
     def __init__(self, kmeans_path: str, cfg: Optional[UnitConfig] = None) -> None:
         cfg = cfg or UnitConfig()
-        self.kmeans: KMeansModel = load_kmeans(kmeans_path)
-        self.facts = read_kmeans_facts(kmeans_path)
+        self.kmeans: KMeansModel = load_kmeans(kmeans_path, cfg.trust_pickle)
+        self.facts = read_kmeans_facts(kmeans_path, cfg.trust_pickle)
         self.extractor = build_extractor(feature_config(self.facts, cfg, kmeans_path))
         self.kmeans.check_dim(self.extractor.dim)
         check_features(self.facts, self.extractor.identity(), kmeans_path)

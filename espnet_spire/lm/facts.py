@@ -80,7 +80,8 @@ def copy_tokenizer_files(src: str, dst: str) -> List[str]:
     return copied
 
 
-def resolve_num_units(num_units: Optional[int], kmeans: Optional[str]) -> Tuple[int, Optional[Dict[str, object]]]:
+def resolve_num_units(num_units: Optional[int], kmeans: Optional[str],
+                      trust_pickle: bool = False) -> Tuple[int, Optional[Dict[str, object]]]:
     """K from the k-means model when given (``num_units`` is then only a check), else ``num_units``.
 
     Returns ``(K, k-means facts or None)``; a mismatch raises ValueError naming both values.
@@ -91,7 +92,7 @@ def resolve_num_units(num_units: Optional[int], kmeans: Optional[str]) -> Tuple[
         return int(num_units), None
     from espnet_spire.units.kmeans import read_kmeans_facts
 
-    facts = read_kmeans_facts(kmeans)
+    facts = read_kmeans_facts(kmeans, trust_pickle)
     k = int(facts["num_units"])
     if num_units is not None and int(num_units) != k:
         raise ValueError(f"--num_units {num_units} does not match the k-means model {kmeans}, which has "

@@ -53,11 +53,11 @@ def _run_data_check(cmd: str) -> List[str]:
     return lines or [f"'{cmd}' failed (exit {proc.returncode}): {proc.stderr.strip()[-300:]}"]
 
 
-def _kmeans_k(path: str, nclusters: int, plan: Plan) -> Optional[int]:
+def _kmeans_k(path: str, nclusters: int, plan: Plan, trust_pickle: bool = False) -> Optional[int]:
     from espnet_spire.units.kmeans import read_kmeans_facts
 
     try:
-        facts = read_kmeans_facts(path)
+        facts = read_kmeans_facts(path, trust_pickle)
     except (OSError, ValueError) as exc:
         plan.problems.append(f"k-means model {path} cannot be read: {exc}")
         return None
@@ -139,7 +139,7 @@ def _check_models(args: argparse.Namespace, sel: set, plan: Plan, found: Dict[st
     km_path = args.kmeans_model or args.kmeans_dir
     if args.kmeans_model or (sel & {5, 6} and 4 not in sel):
         if os.path.exists(km_path):
-            k = _kmeans_k(km_path, args.nclusters, plan)
+            k = _kmeans_k(km_path, args.nclusters, plan, args.trust_pickle)
         else:
             plan.problems.append(f"k-means model {km_path} does not exist (stage 4 is not selected)")
     found["k"] = k

@@ -1,7 +1,7 @@
 """The one exporter: a trained model becomes a self-contained Hugging Face model dir.
 
 Used by the trainer at the end of training (``exp/<tag>/hf_model``) and by stage 14
-(``exp/<tag>/export/hf``, through :mod:`espnet_spire.train.pack`). The dir it writes needs no
+(``exp/<tag>/export/``, through :mod:`espnet_spire.train.pack`). The dir it writes needs no
 other artifact to be loaded, prompted or decoded:
 
 * the weights (``save_pretrained``), from an ESPnet/DeepSpeed checkpoint or from an HF dir;
@@ -15,10 +15,12 @@ other artifact to be loaded, prompted or decoded:
   for CPT models, the IT style for IT ones) and provenance (checkpoint, init, config, data).
 
 Checkpoints (the ESPnet model keeps the LM under ``lm.``, so keys are ``lm.<HF key>``): an
-epoch/averaged state dict (``3epoch.pth``, ``valid.loss.best.pth``), ESPnet's ``checkpoint.pth``
-(key ``model``), a DeepSpeed ``mp_rank_00_model_states.pt`` (key ``module``) or a DeepSpeed
-checkpoint dir (consolidated with DeepSpeed's ``zero_to_fp32``). No file written holds an
-absolute path.
+epoch/averaged state dict (``3epoch.pth``, ``valid.loss.best.pth``), a checkpoint dict with key
+``model`` or ``module`` (DeepSpeed's ``mp_rank_00_model_states.pt``) or a DeepSpeed checkpoint dir
+(consolidated with DeepSpeed's ``zero_to_fp32``). Files are read with
+``torch.load(weights_only=True)`` and nothing else: a checkpoint that needs general unpickling
+(ESPnet's ``checkpoint.pth`` with its reporter state) is refused with a message saying which
+file to export instead. No file written holds an absolute path.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import shutil
 from pathlib import Path
 from typing import Dict, List, Optional, Union
@@ -57,10 +60,15 @@ PATH_RECORDS = ("spire_tokenizer.json", "extension.json")
 
 
 def _torch_load(path: Path):
+    """``torch.load`` of tensors and plain containers only: unpickling anything else could run code."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # ESPnet's checkpoint.pth also holds the reporter state
-        return torch.load(path, map_location="cpu", weights_only=False)
+    except pickle.UnpicklingError as exc:
+        raise ValueError(
+            f"{path} holds pickled Python objects besides tensors, which torch.load(weights_only=True) refuses "
+            "(loading them could run code from the file; ESPnet's checkpoint.pth holds its reporter state): "
+            "export an epoch checkpoint instead (latest.pth, <N>epoch.pth, valid.loss.best.pth), which holds "
+            f"weights only. torch said: {str(exc).splitlines()[-1][:300]}") from exc
 
 
 def load_state_dict(checkpoint: Union[str, Path]) -> Dict[str, torch.Tensor]:
@@ -80,7 +88,7 @@ def load_state_dict(checkpoint: Union[str, Path]) -> Dict[str, torch.Tensor]:
             tag = tags[-1]
         return get_fp32_state_dict_from_zero_checkpoint(str(checkpoint), tag=tag)
     obj = _torch_load(checkpoint.resolve())
-    if isinstance(obj, dict) and "model" in obj and "reporter" in obj:
+    if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
         obj = obj["model"]
     elif isinstance(obj, dict) and "module" in obj and isinstance(obj["module"], dict):
         obj = obj["module"]

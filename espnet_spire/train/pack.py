@@ -1,17 +1,21 @@
 """Stage 14: a trained model dir made publishable: units, configs, model card, tar.gz.
 
-The HF dir ``<output_dir>/hf`` is written by the one exporter (:mod:`espnet_spire.train.export`:
-weights, tokenizer, greedy generation config, ``spire.json``) and gets, so that it alone is
-enough to turn new audio into units and prompt the model:
+``<output_dir>`` (``exp/<model>/export``) is the repo stage 15 uploads, laid out so that
+``AutoModelForCausalLM.from_pretrained(dir)`` and ``AutoTokenizer.from_pretrained(dir)`` load its
+ROOT: the one exporter (:mod:`espnet_spire.train.export`) writes the weights, tokenizer, greedy
+generation config and ``spire.json`` there, and this module adds what it takes to turn new audio
+into units and prompt the model:
 
-* ``kmeans/``: the k-means files that define the units (``centers.npy``, ``kmeans.joblib``,
-  ``kmeans.json``; without them the model cannot be fed new audio); their facts join
+* ``kmeans/``: the k-means model that defines the units, always in the pickle-free format
+  (``centers.npy`` + ``kmeans.json``, written from the centres when the input was a trusted
+  pickle) and, when the input had one, SpireLM's ``kmeans.joblib``; its facts join
   ``spire.json``, whose K must agree with them;
-* ``conf/``: the recipe configs; ``README.md``: a model card that says how the units were made
-  and under which licenses things stand.
+* ``conf/``: the recipe configs; ``RESULTS.md`` when given; ``README.md``: a model card with the
+  Hub's metadata header (license, languages, tags, base model) that says how the units were made
+  and under which licenses things stand; ``export_info.json``: what was exported, path-free.
 
-The pack (``.tar.gz``) holds that dir, the card, ``RESULTS.md`` when present and
-``export_info.json``. No file written holds an absolute path.
+The pack (``.tar.gz``) holds that dir under one top-level folder named after the pack. No file
+written holds an absolute path.
 """
 
 from __future__ import annotations
@@ -118,6 +122,9 @@ DEFAULT_LICENSE_NOTE = (
 
 
 KMEANS_FILES = ("centers.npy", "kmeans.joblib", "kmeans.json", "kmeans_model")
+HUB_TAGS = ("espnet", "espnet_spire", "spire", "speech", "automatic-speech-recognition", "speech-translation",
+            "discrete-speech-units")
+DEFAULT_LICENSE = "cc-by-nc-4.0"
 
 
 def _copy_kmeans(path: str, dst: str) -> List[str]:
@@ -130,6 +137,17 @@ def _copy_kmeans(path: str, dst: str) -> List[str]:
         shutil.copyfile(src, os.path.join(dst, os.path.basename(src)))
         out.append(os.path.join(dst, os.path.basename(src)))
     return out
+
+
+def _ensure_safe_kmeans(dst: str, model, facts: Dict[str, object]) -> List[str]:
+    """Write ``centers.npy`` + ``kmeans.json`` into ``dst`` unless copied already (a pickle was given)."""
+    from espnet_spire.units.kmeans import CENTERS_NAME, write_safe_kmeans
+    from espnet_spire.units.kmeans_facts import FACTS_NAME
+
+    if all(os.path.isfile(os.path.join(dst, n)) for n in (CENTERS_NAME, FACTS_NAME)):
+        return []
+    write_safe_kmeans(dst, model.centers, facts)
+    return [os.path.join(dst, CENTERS_NAME), os.path.join(dst, FACTS_NAME)]
 
 
 def _copy_configs(configs: Sequence[str], dst: str) -> List[str]:
@@ -145,43 +163,66 @@ def _copy_configs(configs: Sequence[str], dst: str) -> List[str]:
     return out
 
 
+def card_metadata(languages: Sequence[str], license_id: str = DEFAULT_LICENSE,
+                  base_model_id: Optional[str] = None) -> str:
+    """The Hub's YAML header of a model card (what the Hub indexes: license, languages, tags, base model).
+
+    ``base_model_id`` must be a Hub repo id (``org/name``); a local dir name would not resolve, so
+    none is written without one.
+    """
+    from huggingface_hub import ModelCardData
+
+    data = ModelCardData(language=list(languages) or None, license=license_id or None, tags=list(HUB_TAGS),
+                         base_model=base_model_id or None, library_name="transformers",
+                         pipeline_tag="text-generation")
+    return f"---\n{data.to_yaml()}\n---\n\n"
+
+
 def export_and_pack(model_dir: str, output_dir: str, tokenizer_dir: Optional[str] = None,
                     kmeans_files: Sequence[str] = (), configs: Sequence[str] = (), results: Optional[str] = None,
                     pack_path: Optional[str] = None, dtype: Optional[str] = None,
-                    license_note: str = DEFAULT_LICENSE_NOTE, name: str = "espnet_spire model") -> Dict[str, object]:
-    """Write the self-contained HF dir ``output_dir/hf`` plus README.md, and (optionally) a tar.gz of it.
+                    license_note: str = DEFAULT_LICENSE_NOTE, name: str = "espnet_spire model",
+                    trust_pickle: bool = False, languages: Sequence[str] = (), license_id: str = DEFAULT_LICENSE,
+                    base_model_id: Optional[str] = None) -> Dict[str, object]:
+    """Write ``output_dir``, a Hub repo whose root ``from_pretrained`` loads, and (optionally) a tar.gz of it.
 
     ``kmeans_files``: the k-means model(s) the units were made with (ours, a joblib file or a
-    ``centers.npy``); the first one's K is checked against the model's ``spire.json``.
+    ``centers.npy``; a pickle only with ``trust_pickle``); the first one's K is checked against the
+    model's ``spire.json`` and it is shipped in the pickle-free format.
     """
     from espnet_spire.lm.facts import read_facts, write_facts
-    from espnet_spire.units.kmeans import read_kmeans_facts
+    from espnet_spire.units.kmeans import load_kmeans, read_kmeans_facts
 
-    hf_dir = os.path.join(output_dir, "hf")
     facts = read_facts(tokenizer_dir or model_dir) or {}
     extra = {}
+    km_model = None
     if kmeans_files:
-        km = read_kmeans_facts(kmeans_files[0])
+        km_model = load_kmeans(kmeans_files[0], trust_pickle)
+        km = read_kmeans_facts(kmeans_files[0], trust_pickle)
         k = facts.get("num_units")
         if k is not None and int(k) != int(km["num_units"]):
             raise ValueError(f"the model {model_dir} has {k} unit tokens but the k-means model {kmeans_files[0]} "
                              f"has K={km['num_units']}: export the k-means model its units were made with")
         extra["kmeans"] = km
-    record = export_model_dir(hf_dir, model_dir, tokenizer_dir=tokenizer_dir, dtype=dtype, facts=extra)
+    record = export_model_dir(output_dir, model_dir, tokenizer_dir=tokenizer_dir, dtype=dtype, facts=extra)
     written = []
     for path in kmeans_files:
-        written += _copy_kmeans(path, os.path.join(hf_dir, "kmeans"))
-    written += _copy_configs(configs, os.path.join(hf_dir, "conf"))
-    if written:
-        record["files"] = sorted(os.path.relpath(p, hf_dir) for p in written)
-        write_facts(hf_dir, record)
-    summary = {"embedding_rows": record.get("embedding_rows"), "tokenizer_length": record.get("tokenizer_length")}
+        written += _copy_kmeans(path, os.path.join(output_dir, "kmeans"))
+    if km_model is not None:
+        written += _ensure_safe_kmeans(os.path.join(output_dir, "kmeans"), km_model, extra["kmeans"])
+    written += _copy_configs(configs, os.path.join(output_dir, "conf"))
     results_text = open(results, encoding="utf-8").read() if results and os.path.isfile(results) else None
-    card = model_card(summary, record, _units_description([os.path.join(hf_dir, "kmeans")] if kmeans_files else []),
+    if results_text is not None:
+        shutil.copyfile(results, os.path.join(output_dir, "RESULTS.md"))
+        written.append(os.path.join(output_dir, "RESULTS.md"))
+    if written:
+        record["files"] = sorted(os.path.relpath(p, output_dir) for p in written)
+        write_facts(output_dir, record)
+    summary = {"embedding_rows": record.get("embedding_rows"), "tokenizer_length": record.get("tokenizer_length")}
+    card = model_card(summary, record, _units_description([os.path.join(output_dir, "kmeans")] if kmeans_files else []),
                       results_text, license_note, name)
-    for d in (hf_dir, output_dir):
-        with open(os.path.join(d, "README.md"), "w", encoding="utf-8") as f:
-            f.write(card)
+    with open(os.path.join(output_dir, "README.md"), "w", encoding="utf-8") as f:
+        f.write(card_metadata(languages, license_id, base_model_id) + card)
     info = strip_paths({"created": time.strftime("%Y-%m-%dT%H:%M:%S"), "model_dir": os.path.abspath(model_dir),
                         "tokenizer_dir": os.path.abspath(tokenizer_dir) if tokenizer_dir else None,
                         "kmeans_files": [os.path.abspath(p) for p in kmeans_files],
@@ -190,11 +231,8 @@ def export_and_pack(model_dir: str, output_dir: str, tokenizer_dir: Optional[str
     write_json(os.path.join(output_dir, "export_info.json"), info, sort_keys=False, ensure_ascii=True)
     if pack_path:
         os.makedirs(os.path.dirname(os.path.abspath(pack_path)), exist_ok=True)
+        top = os.path.basename(pack_path).split(".tar")[0].split(".tgz")[0]
         with tarfile.open(pack_path, "w:gz") as tar:
-            tar.add(hf_dir, arcname="hf")
-            tar.add(os.path.join(output_dir, "README.md"), arcname="README.md")
-            tar.add(os.path.join(output_dir, "export_info.json"), arcname="export_info.json")
-            if results_text:
-                tar.add(results, arcname="RESULTS.md")
-        logger.info("packed %s", pack_path)
+            tar.add(output_dir, arcname=top)
+        logger.info("packed %s (top-level folder %s/)", pack_path, top)
     return record

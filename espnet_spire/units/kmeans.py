@@ -24,7 +24,10 @@ memory-mapped dump, see :mod:`.featdump`) plus one mini-batch:
 
 **Loading** (:func:`load_kmeans`) accepts that directory, a ``centers.npy``, or any joblib pickle
 of a (MiniBatch)KMeans, e.g. the released ``utter-project/SpireKMeans`` file ``kmeans_model``.
-Unpickling runs code from the file: only load pickles you trust.
+Unpickling runs code from the file before any type check, so a directory is read from its
+``centers.npy`` (never its pickle) and a bare pickle is loaded only with ``trust_pickle=True``
+(``--trust_pickle true`` on the CLIs), with a warning naming the file;
+``python -m espnet_spire.bin.convert_kmeans`` turns a trusted pickle into the safe format once.
 """
 
 from __future__ import annotations
@@ -298,8 +301,6 @@ def save_kmeans(
     centers = np.ascontiguousarray(km.cluster_centers_, dtype=np.float32)
     with atomic_path(os.path.join(output_dir, JOBLIB_NAME)) as tmp:
         joblib.dump(km, tmp)
-    with atomic_path(os.path.join(output_dir, CENTERS_NAME)) as tmp:
-        np.save(tmp, centers)
     prov = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "num_units": int(centers.shape[0]),
@@ -316,15 +317,30 @@ def save_kmeans(
     write_json(os.path.join(output_dir, PROVENANCE_NAME), prov)
     facts = make_kmeans_facts(centers.shape[0], centers.shape[1], prov["centers_sha256"], feature,
                               cfg.backend, cfg.seed)
-    write_json(os.path.join(output_dir, FACTS_NAME), facts)
+    write_safe_kmeans(output_dir, centers, facts)
     return prov
 
 
-def _centers_from_pickle(path: str) -> Tuple[np.ndarray, str]:
+PICKLE_NAMES = (JOBLIB_NAME, "kmeans_model", "kmeans_model.joblib")
+
+
+class UntrustedPickleError(ValueError):
+    """A k-means model that exists only as a pickle was given without ``trust_pickle``."""
+
+
+def _centers_from_pickle(path: str, trust_pickle: bool) -> Tuple[np.ndarray, str]:
+    """Centroids of a joblib (MiniBatch)KMeans pickle; refused unless the caller trusts the file."""
     import warnings
 
+    if not trust_pickle:
+        raise UntrustedPickleError(
+            f"{path} is a pickle (joblib): loading it runs code stored in the file, before any check of "
+            "what it holds. If you trust where it comes from, pass --trust_pickle true (Python: "
+            f"trust_pickle=True), or convert it once with `python -m espnet_spire.bin.convert_kmeans {path} "
+            "OUT_DIR` and use OUT_DIR (centers.npy + kmeans.json, loaded without pickle)")
     import joblib
 
+    logger.warning("unpickling the k-means model %s (--trust_pickle true): this runs code from the file", path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         obj = joblib.load(path)
@@ -336,15 +352,20 @@ def _centers_from_pickle(path: str) -> Tuple[np.ndarray, str]:
     return np.asarray(centers), type(obj).__name__
 
 
-def load_kmeans(path: str) -> KMeansModel:
-    """Load centroids from a k-means dir, a ``.npy`` file, or a joblib (MiniBatch)KMeans pickle."""
+def load_kmeans(path: str, trust_pickle: bool = False) -> KMeansModel:
+    """Load centroids from a k-means dir, a ``.npy`` file, or (trusted only) a joblib (MiniBatch)KMeans pickle.
+
+    A dir is read from its ``centers.npy`` when it has one, so its pickle is never opened; a
+    pickle (a bare file, or a dir holding nothing else) needs ``trust_pickle=True``, else
+    :class:`UntrustedPickleError` says why and how to convert it.
+    """
     if not os.path.exists(path):
         raise FileNotFoundError(f"k-means model not found: {path}")
     provenance = None
     if os.path.isdir(path):
         prov_path = os.path.join(path, PROVENANCE_NAME)
         provenance = read_json(prov_path) if os.path.isfile(prov_path) else None
-        for name in (CENTERS_NAME, JOBLIB_NAME, "kmeans_model", "kmeans_model.joblib"):
+        for name in (CENTERS_NAME, *PICKLE_NAMES):
             if os.path.isfile(os.path.join(path, name)):
                 path = os.path.join(path, name)
                 break
@@ -355,7 +376,7 @@ def load_kmeans(path: str) -> KMeansModel:
     if path.endswith(".npy"):
         centers, kind = np.load(path, allow_pickle=False), "npy"
     else:
-        centers, kind = _centers_from_pickle(path)
+        centers, kind = _centers_from_pickle(path, trust_pickle)
     if centers.ndim != 2 or centers.shape[0] < 1 or centers.shape[1] < 1:
         raise ValueError(f"{path}: centroids must be a K x D matrix, got shape {centers.shape}")
     if not np.all(np.isfinite(centers)):
@@ -373,14 +394,23 @@ def load_kmeans(path: str) -> KMeansModel:
     return model
 
 
-def read_kmeans_facts(path: str) -> Dict[str, object]:
+def write_safe_kmeans(output_dir: str, centers: np.ndarray, facts: Dict[str, object]) -> None:
+    """Write the pickle-free k-means format: ``centers.npy`` and its ``kmeans.json`` facts."""
+    os.makedirs(output_dir, exist_ok=True)
+    with atomic_path(os.path.join(output_dir, CENTERS_NAME)) as tmp:
+        np.save(tmp, np.ascontiguousarray(centers, dtype=np.float32))
+    write_json(os.path.join(output_dir, FACTS_NAME), facts)
+
+
+def read_kmeans_facts(path: str, trust_pickle: bool = False) -> Dict[str, object]:
     """K, dim, centroid hash and (when recorded) feature settings of any k-means model we can load.
 
     ``path`` is our k-means dir (``kmeans.json``, or ``provenance.json`` of older runs), a bare
     joblib pickle such as SPIRE's released ``kmeans_model`` (K from its centres), or a
-    ``centers.npy``. The centres are always loaded, so a record that disagrees with them is refused.
+    ``centers.npy``. The centres are always loaded (a pickle only with ``trust_pickle``, see
+    :func:`load_kmeans`), so a record that disagrees with them is refused.
     """
-    model = load_kmeans(path)
+    model = load_kmeans(path, trust_pickle)
     directory = path if os.path.isdir(path) else os.path.dirname(path)
     facts_path = os.path.join(directory, FACTS_NAME)
     if os.path.isfile(facts_path):

@@ -194,6 +194,8 @@ kmeans_max_frames=2000000   # Cap on frames used by k-means (memory is bounded b
 kmeans_batch_size=20000     # Mini-batch size of MiniBatchKMeans.
 kmeans_max_iter=20          # Passes over the sampled frames.
 kmeans_backend=sklearn      # sklearn (MiniBatchKMeans) or faiss.
+kmeans_trust_pickle=false   # Load a --kmeans_model that exists only as a pickle (joblib, e.g. SpireKMeans):
+                            # unpickling runs code from the file. Safer: espnet_spire.bin.convert_kmeans once.
 dsu_format=pua              # pua (SPIRE), extra_id or indices.
 dedup=true                  # Merge consecutive repeated units.
 
@@ -252,6 +254,10 @@ score_args=""                # Extra options of espnet_spire.bin.score_decode_di
 external_systems=""          # "NAME=DIR ...": other systems' outputs, DIR/<test_set>/<task>/hyp.txt.
 results_notes=""             # Notes for RESULTS.md about the recipe's inputs, one per line.
 hf_repo=""                   # Stage 15: Hugging Face repo to upload the export to (<user>/<name>).
+hf_upload_dry_run=false      # Stage 15: list every file and its size, upload nothing.
+hf_upload_args=""            # Stage 15: extra options of espnet_spire.bin.upload_model (--private true, --local_dir DIR).
+hf_base_model=""             # Stage 14: Hub id of the base model for the model card (e.g. Unbabel/TowerBase-7B-v0.1).
+hf_license=cc-by-nc-4.0      # Stage 14: license id of the model card (the released SPIRE models' license).
 
 help_message=$(cat <<EOF
 Usage: $0 [options]
@@ -293,14 +299,15 @@ Options:
   --local_data_opts, --src_lang, --tgt_langs, --audio_format, --resampler, --max_failed_ratio,
   --feature_type, --ssl_model, --ssl_layer, --ssl_dtype, --feats_batch_size, --feats_chunk_seconds,
   --nclusters, --kmeans_tag, --kmeans_model, --kmeans_portion, --kmeans_max_frames,
-  --kmeans_batch_size, --kmeans_max_iter, --kmeans_backend, --dsu_format, --dedup,
+  --kmeans_batch_size, --kmeans_max_iter, --kmeans_backend, --kmeans_trust_pickle, --dsu_format, --dedup,
   --base_model, --init_strategy, --lm_seed,
   --mt_train_set, --mono_set, --cpt_ratio, --cpt_max_len, --cpt_data_opts, --cpt_config, --cpt_tag, --cpt_args,
   --it_config, --it_tag, --it_args, --it_max_len, --resume_with_new_config, --it_mixture_vars, --lm_nthreads, --lm_launcher, --variants, --towerblocks, --prompt_style, --decode_tasks, --decode_tag,
   --decode_batch_size, --decode_dtype, --decode_max_new_tokens, --decode_base, --copy_baseline, --pseudo_st_translator, --pseudo_st_qe_model,
   --pseudo_st_qe_filter, --pseudo_st_threshold, --pseudo_st_n_direct, --pseudo_st_n_multiturn,
   --pseudo_st_max_utts, --pseudo_st_args, --score_normalizer, --spbleu, --flores200_spm,
-  --comet_model, --cometkiwi_model, --score_args, --external_systems, --results_notes, --hf_repo
+  --comet_model, --cometkiwi_model, --score_args, --external_systems, --results_notes, --hf_repo,
+  --hf_upload_dry_run, --hf_upload_args, --hf_base_model, --hf_license
 EOF
 )
 
@@ -469,6 +476,7 @@ if [ "${plan}" = true ]; then
         --it_mixture_vars "${it_mixture_vars}" --src_lang "${src_lang}" \
         --tgt_langs "${tgt_langs}" --feature_type "${feature_type}" --ssl_model "${ssl_model}" \
         --ssl_layer "${ssl_layer}" --nclusters "${nclusters}" --kmeans_model "${kmeans_model}" \
+        --trust_pickle "${kmeans_trust_pickle}" \
         --kmeans_dir "${km_dir}" --kmeans_portion "${kmeans_portion}" --kmeans_max_frames "${kmeans_max_frames}" \
         --dedup "${dedup}" --tokenizer_dir "${tok_dir}" --base_model "${base_model}" \
         --cpt_config "${cpt_config}" --it_config "${it_config}" --cpt_ratio "${cpt_ratio}" \
@@ -639,7 +647,7 @@ if run_stage 5; then
     ${units_cmd} JOB=1:"${_max_nj}" "${_jobs}/label_units.JOB.log" \
         ${python} -m espnet_spire.bin.label_units label --job_list "${_jobs}/label.JOB.list" \
             --kmeans "${km}" ${feature_opts} --device "${units_device}" \
-            --dsu_format "${dsu_format}" --dedup "${dedup}"
+            --dsu_format "${dsu_format}" --dedup "${dedup}" --trust_pickle "${kmeans_trust_pickle}"
     ${python} -m espnet_spire.bin.label_units merge --merge_list "${_jobs}/merge.list" \
         --max_failed_ratio "${max_failed_ratio}"
     for dset in ${unit_sets}; do
@@ -657,7 +665,8 @@ if run_stage 6; then
     # K comes from the k-means model; --nclusters is a check (a mismatch stops here, naming both).
     log "Stage 6: extending the tokenizer of ${base_model} with the units of ${km} -> ${tok_dir}"
     ${python} -m espnet_spire.bin.extend_tokenizer --base_dir "${base_model}" \
-        --output_dir "${tok_dir}" --kmeans "${km}" --num_units "${nclusters}"
+        --output_dir "${tok_dir}" --kmeans "${km}" --num_units "${nclusters}" \
+        --trust_pickle "${kmeans_trust_pickle}"
     log "Stage 6: extending the embeddings (${init_strategy}, seed ${lm_seed}) -> ${lm_init}"
     ${python} -m espnet_spire.bin.extend_model --model_dir "${base_model}" \
         --tokenizer_dir "${tok_dir}/base" --output_dir "${lm_init}" \
@@ -969,7 +978,7 @@ fi
 if run_stage 14; then
     for v in ${variants}; do
         _exp=${model_exp[${v}]}
-        log "Stage 14: exporting ${v} -> ${_exp}/export and ${_exp}/${v}.tar.gz"
+        log "Stage 14: exporting ${v} -> ${_exp}/export (the Hub repo: HF files at its root) and ${_exp}/${v}.tar.gz"
         _conf_args="--conf ${cpt_config}"
         [ "${v}" != spirebase ] && _conf_args+=" --conf ${it_config} --conf conf/it_mixtures/${v}.yaml"
         _results=""
@@ -977,7 +986,9 @@ if run_stage 14; then
         # shellcheck disable=SC2086
         ${python} -m espnet_spire.bin.export_model --model_dir "${_exp}/hf_model" \
             --output_dir "${_exp}/export" --kmeans "${km}" \
-            ${_conf_args} ${_results} --pack "${_exp}/${v}.tar.gz" --name "${v}"
+            ${_conf_args} ${_results} --pack "${_exp}/${v}.tar.gz" --name "${v}" \
+            --trust_pickle "${kmeans_trust_pickle}" --languages "${src_lang} ${tgt_langs}" \
+            --license "${hf_license}" --base_model_id "${hf_base_model}"
     done
 fi
 
@@ -990,10 +1001,10 @@ if run_stage 15; then
     for v in ${variants}; do
         _repo=${hf_repo}
         [ "$(wc -w <<< "${variants}")" -gt 1 ] && _repo=${hf_repo}-${v}
-        log "Stage 15: uploading ${model_exp[${v}]}/export to https://huggingface.co/${_repo}"
-        HF_HUB_OFFLINE=0 ${python} -c "import sys; from huggingface_hub import create_repo, upload_folder; \
-create_repo(sys.argv[1], exist_ok=True); upload_folder(repo_id=sys.argv[1], folder_path=sys.argv[2])" \
-            "${_repo}" "${model_exp[${v}]}/export"
+        log "Stage 15: uploading ${model_exp[${v}]}/export to https://huggingface.co/${_repo} (dry run: ${hf_upload_dry_run})"
+        # shellcheck disable=SC2086
+        HF_HUB_OFFLINE=0 ${python} -m espnet_spire.bin.upload_model --repo_id "${_repo}" \
+            --folder "${model_exp[${v}]}/export" --dry_run "${hf_upload_dry_run}" ${hf_upload_args}
     done
 fi
 
