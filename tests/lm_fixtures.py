@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from _shared_data import shared_data
 
@@ -205,3 +205,16 @@ def first_existing(paths: List[str]) -> Optional[str]:
 
 
 __all__ = [name for name in dir() if not name.startswith("_") and name not in ("io", "os")]
+
+
+def tiny_kmeans_dir(path: str, k: int, dim: int = 4, feature: Optional[Dict] = None, seed: Optional[int] = None,
+                    sources: Sequence[str] = ()) -> str:
+    """A k-means dir as stage 4 writes it, with random centres (``seed`` defaults to ``k``)."""
+    import numpy as np
+
+    from espnet_spire.units.kmeans import KMeansConfig, save_kmeans, sklearn_model_from_centers
+
+    centers = np.random.default_rng(k if seed is None else seed).normal(size=(k, dim)).astype(np.float32)
+    save_kmeans(sklearn_model_from_centers(centers), path, KMeansConfig(n_clusters=k), {},
+                feature or {"feature_type": "mfcc", "dim": dim, "layer": None}, list(sources))
+    return path

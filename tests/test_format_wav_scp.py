@@ -315,15 +315,25 @@ def test_merge_refuses_incomplete_or_mismatched_jobs(mixed_dir, tmp_path):
         run_format_job(mixed_dir, ["nope"], tmp_path / "o", 3)
 
 
-def test_cli_usage_errors(mixed_dir, tmp_path, capsys):
+def test_cli_usage_errors(mixed_dir, tmp_path, capsys, caplog):
     with pytest.raises(SystemExit) as e:
         cli.main(["--data_dir", str(mixed_dir), "--out_dir", str(tmp_path)])
     assert e.value.code == 2
-    assert "error: job mode needs --key_file and --job" in capsys.readouterr().err
+    assert "error: job mode needs --job" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--data_dir", str(mixed_dir), "--out_dir", str(tmp_path), "--job", "1"])
+    assert e.value.code == 2
+    assert "error: job mode needs --data_dir, --key_file and --out_dir, or --job_list" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         cli.main(["--merge", "--data_dir", str(mixed_dir), "--out_dir", str(tmp_path)])
     assert e.value.code == 2
-    assert "error: --merge needs --nj N (N >= 1)" in capsys.readouterr().err
+    assert "error: --merge needs --data_dir, --out_dir and --nj N (N >= 1), or --merge_list" in capsys.readouterr().err
+    bad = tmp_path / "merge.list"
+    bad.write_text(f"{mixed_dir}\t{tmp_path}\n")
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--merge", "--merge_list", str(bad)])
+    assert e.value.code == 1    # a bad job list is an error of the run (logged), not of the options
+    assert f"{bad}:1: expected 3 tab-separated fields (data_dir, out_dir, nj)" in caplog.text
 
 
 @pytest.mark.parametrize("method", RESAMPLERS)

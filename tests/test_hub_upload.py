@@ -17,15 +17,6 @@ CHECKOUT = str(Path(__file__).resolve().parents[1])
 BASE_ID = "Unbabel/TowerBase-7B-v0.1"
 
 
-def _kmeans_dir(path, k=K):
-    from espnet_spire.units.kmeans import KMeansConfig, save_kmeans, sklearn_model_from_centers
-
-    centers = np.random.default_rng(k).normal(size=(k, 4)).astype(np.float32)
-    save_kmeans(sklearn_model_from_centers(centers), path, KMeansConfig(n_clusters=k), {},
-                {"feature_type": "mfcc", "dim": 4, "layer": None}, [os.path.dirname(path)])
-    return path
-
-
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     from espnet_spire.bin import export_model
@@ -33,7 +24,7 @@ def exported(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("hub"))
     built = F.build_tokenizers(root, num_units=K)
     model_dir = F.save_tiny_model(os.path.join(root, "trained"), built["tok_instruct"], seed=5)
-    km = _kmeans_dir(os.path.join(root, "kmeans"))
+    km = F.tiny_kmeans_dir(os.path.join(root, "kmeans"), K, sources=[root])
     conf, results = F.write_export_inputs(root)
     out = os.path.join(root, "exp", "spirefull", "export")
     assert export_model.main(["--model_dir", model_dir, "--tokenizer_dir", built["tok_instruct"], "--output_dir", out,

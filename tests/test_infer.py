@@ -40,16 +40,6 @@ def audio(an4, tmp_path_factory):
     return files
 
 
-def _mfcc_kmeans(path):
-    from espnet_spire.units.kmeans import KMeansConfig, save_kmeans, sklearn_model_from_centers
-    from espnet_spire.units.mfcc import MfccExtractor
-
-    centers = np.random.default_rng(0).normal(size=(K, 39)).astype(np.float32)
-    save_kmeans(sklearn_model_from_centers(centers), path, KMeansConfig(n_clusters=K), {},
-                MfccExtractor().describe(), [])
-    return path
-
-
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     """Stage 14's export of a tiny instruct model whose units are MFCC k-means units."""
@@ -58,7 +48,9 @@ def model(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("infer_model"))
     built = F.build_tokenizers(root, num_units=K)
     trained = F.save_tiny_model(os.path.join(root, "trained"), built["tok_instruct"], seed=3)
-    km = _mfcc_kmeans(os.path.join(root, "kmeans"))
+    from espnet_spire.units.mfcc import MfccExtractor
+
+    km = F.tiny_kmeans_dir(os.path.join(root, "kmeans"), K, dim=39, feature=MfccExtractor().describe(), seed=0)
     out = os.path.join(root, "export")
     assert export_model.main(["--model_dir", trained, "--tokenizer_dir", built["tok_instruct"],
                               "--output_dir", out, "--kmeans", km]) == 0

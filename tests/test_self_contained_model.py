@@ -16,15 +16,6 @@ K = 20
 N = 24
 
 
-def _kmeans_dir(path, k):
-    from espnet_spire.units.kmeans import KMeansConfig, save_kmeans, sklearn_model_from_centers
-
-    centers = np.random.default_rng(k).normal(size=(k, 4)).astype(np.float32)
-    save_kmeans(sklearn_model_from_centers(centers), path, KMeansConfig(n_clusters=k), {},
-                {"feature_type": "mfcc", "dim": 4, "layer": None}, [])
-    return path
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Stage 6 (tokenizer + model extension), 10 (IT data, paper prompt style) and 11 (1 epoch), tiny."""
@@ -39,7 +30,7 @@ def trained(tmp_path_factory):
     F.train_spm(base, 1000)
     n = spm.SentencePieceProcessor(model_file=os.path.join(base, "tokenizer.model")).get_piece_size()
     F.tiny_llama(n).save_pretrained(base)
-    km = _kmeans_dir(os.path.join(root, "kmeans"), K)
+    km = F.tiny_kmeans_dir(os.path.join(root, "kmeans"), K)
     tok = os.path.join(root, "tokenizer")
     assert extend_tokenizer.main(["--base_dir", base, "--output_dir", tok, "--kmeans", km, "--num_units", str(K)]) == 0
     lm_init = os.path.join(root, "lm_init")
@@ -126,7 +117,7 @@ def test_stage14_export_is_self_contained_without_absolute_paths(trained, tmp_pa
 def test_stage14_refuses_a_kmeans_model_of_another_k(trained, tmp_path, caplog):
     from espnet_spire.bin import export_model
 
-    km50 = _kmeans_dir(str(tmp_path / "km50"), 50)
+    km50 = F.tiny_kmeans_dir(str(tmp_path / "km50"), 50)
     assert export_model.main(["--model_dir", trained["hf"], "--output_dir", str(tmp_path / "e"),
                               "--kmeans", km50]) == 1
     assert f"has {K} unit tokens" in caplog.text and "K=50" in caplog.text and km50 in caplog.text
