@@ -39,6 +39,19 @@ def recipe(tmp_path_factory):
     return work, units_bytes(work)
 
 
+def _wait_until_gone(pgid: int, seconds: float = 30) -> None:
+    """Until every process of the killed run is gone: its jobs hold the experiment lock until the
+    kernel has torn them down, and a rerun before that is refused (README "When things go wrong")."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"processes of the killed run still exist {seconds} s after SIGKILL")
+
+
 def test_killed_stage5_resumes_to_identical_bytes(recipe):
     work, reference = recipe
     logdir = work / "dump/units/demo_train/logdir"
@@ -52,6 +65,7 @@ def test_killed_stage5_resumes_to_identical_bytes(recipe):
             time.sleep(0.02)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+        _wait_until_gone(proc.pid)
         done = sorted(p.parent.name for p in logdir.glob("output.*/done"))
         if 0 < len(done) < 4:
             break
