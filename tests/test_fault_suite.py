@@ -297,8 +297,11 @@ def test_the_fix_gives_the_undisturbed_bytes(smoke, faulty):
 
 def _interrupt(work: Path, stage: int, started: Path) -> int:
     """Ctrl-C (SIGINT to the run's process group) once ``started`` exists; returns the exit status."""
+    # Ctrl-C acts as in a terminal even when this test runs with SIGINT ignored (a background CI
+    # job inherits an ignored SIGINT, and the recipe would then never see the signal).
     proc = subprocess.Popen([*BASE, "--stage", str(stage), "--stop_stage", str(stage)], cwd=work, env=ENV,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and not started.exists() and proc.poll() is None:
         time.sleep(0.02)
