@@ -334,6 +334,11 @@ def test_cli_usage_errors(mixed_dir, tmp_path, capsys, caplog):
         cli.main(["--merge", "--merge_list", str(bad)])
     assert e.value.code == 1    # a bad job list is an error of the run (logged), not of the options
     assert f"{bad}:1: expected 3 tab-separated fields (data_dir, out_dir, nj)" in caplog.text
+    bad.write_text(f"{mixed_dir}\t{tmp_path}\t0\n")
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--merge", "--merge_list", str(bad)])
+    assert e.value.code == 1
+    assert f"{bad}: nj must be a positive integer, got '0'" in caplog.text
 
 
 @pytest.mark.parametrize("method", RESAMPLERS)

@@ -36,7 +36,7 @@ from espnet_spire.audio.format_job import (
 from espnet_spire.audio.resample import DEFAULT_RESAMPLER, RESAMPLERS
 from espnet_spire.common.cli import run_cli, setup_logging
 from espnet_spire.common.fileio import DiskFullError
-from espnet_spire.common.jobs import JobError, each_set, read_job_list
+from espnet_spire.common.jobs import JobError, each_set, job_count, read_job_list
 from espnet_spire.common.kaldi_dir import KaldiFormatError, read_key_list
 
 
@@ -98,7 +98,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """The job or the merge, of one set or of every set of a list."""
     if args.merge:
         if args.merge_list:
-            sets = [(r["data_dir"], r["out_dir"], _positive(parser, r["nj"]))
+            sets = [(r["data_dir"], r["out_dir"], job_count(r["nj"], args.merge_list))
                     for r in read_job_list(args.merge_list, ("data_dir", "out_dir", "nj"))]
         elif args.data_dir and args.out_dir and args.nj is not None and args.nj >= 1:
             sets = [(args.data_dir, args.out_dir, args.nj)]
@@ -117,12 +117,6 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             parser.error("job mode needs --data_dir, --key_file and --out_dir, or --job_list")
         opts = FormatOptions(args.fs, args.audio_format, args.min_samples, args.resampler)
         each_set(sets, lambda d, k, o: _job(d, k, o, args.job, opts))
-
-
-def _positive(parser: argparse.ArgumentParser, value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        parser.error(f"--merge_list: nj must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _merge(data_dir: str, out_dir: str, nj: int, max_failed_ratio: float) -> None:

@@ -23,7 +23,7 @@ import sys
 from typing import List, Optional
 
 from espnet_spire.common.cli import run_cli, str2bool
-from espnet_spire.common.jobs import JobError, each_set, read_job_list
+from espnet_spire.common.jobs import JobError, each_set, job_count, read_job_list
 from espnet_spire.units import options as unit_opts
 
 logger = logging.getLogger("label_units")
@@ -98,19 +98,13 @@ def run_merge(args: argparse.Namespace) -> None:
     from espnet_spire.units.merge import job_dirs, merge_units
 
     if args.merge_list:
-        sets = [(r["logdir"], _nj(r["nj"]), r["output_dir"])
+        sets = [(r["logdir"], job_count(r["nj"], args.merge_list), r["output_dir"])
                 for r in read_job_list(args.merge_list, ("logdir", "nj", "output_dir"))]
     elif args.logdir and args.nj and args.output_dir:
         sets = [(args.logdir, args.nj, args.output_dir)]
     else:
         raise JobError("merge needs --logdir, --nj and --output_dir, or --merge_list")
     each_set(sets, lambda logdir, nj, out: merge_units(job_dirs(logdir, nj), out, args.max_failed_ratio))
-
-
-def _nj(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise JobError(f"--merge_list: nj must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -189,6 +189,13 @@ def read_job_list(
     return out
 
 
+def job_count(value: str, source: str) -> int:
+    """The ``nj`` field of a merge list: a positive integer, else a :class:`JobError` naming ``source``."""
+    if not value.isdigit() or int(value) < 1:
+        raise JobError(f"{source}: nj must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def each_set(sets: Sequence[Tuple], fn: Callable[..., object]) -> None:
     """``fn(*item)`` for every set of a job list. The :class:`JobError` of one set (failure
     budget, unfinished jobs) is logged and the others go on; the failures are raised together at
